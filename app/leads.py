@@ -1,0 +1,57 @@
+"""The lead as the relay sees it once a sender's payload has been mapped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# PhoneBurner's standard contact fields, in the order they travel in put_contact.
+STANDARD_FIELDS: tuple[str, ...] = (
+    "firstname",
+    "lastname",
+    "email",
+    "phone",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "country",
+)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A question and answer pair that PhoneBurner stores beside the contact."""
+
+    label: str
+    value: str
+
+
+@dataclass
+class Lead:
+    """A normalized lead: standard fields plus ordered extras.
+
+    `phone` is in E.164 form (`+19495550181`); the PhoneBurner client turns it
+    into the vendor's format. Empty fields are None, never "".
+    """
+
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    extras: list[Extra] = field(default_factory=list)
+
+    def standard_fields(self) -> list[tuple[str, str]]:
+        """Return the non-empty standard fields in PhoneBurner's order."""
+        pairs = []
+        for name in STANDARD_FIELDS:
+            value = getattr(self, name)
+            if value:
+                pairs.append((name, value))
+        return pairs
