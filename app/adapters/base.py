@@ -1,0 +1,85 @@
+"""What every adapter produces: the sender's answers as flat, labelled fields."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class Field:
+    """One answer: the key a field map matches, the label extras show, its values."""
+
+    key: str
+    label: str
+    values: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """Return the non-empty values joined as one answer."""
+        return ", ".join(value for value in self.values if value.strip())
+
+
+class FieldSet:
+    """Fields in payload order, found by exact key or by a loose spelling of it."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, Field] = {}
+        self._loose: dict[str, str] = {}
+
+    def add(self, key: str, value: str, label: str | None = None) -> None:
+        """Append a value to `key`, creating the field on first sight."""
+        existing = self._fields.get(key)
+        if existing is None:
+            existing = self._fields[key] = Field(key=key, label=label or key)
+            self._loose.setdefault(loose_key(key), key)
+        existing.values.append(value)
+
+    def find(self, name: str) -> Field | None:
+        """Return the field named `name`, compared exactly first, then loosely."""
+        found = self._fields.get(name)
+        if found is None:
+            original = self._loose.get(loose_key(name))
+            found = self._fields.get(original) if original is not None else None
+        return found
+
+    def __iter__(self) -> Iterator[Field]:
+        return iter(self._fields.values())
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+def loose_key(name: str) -> str:
+    """Fold case and separators so `First Name`, `first_name` and `first-name` match."""
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+@dataclass(frozen=True)
+class Unwrapped:
+    """An adapter's result: the flat fields and the sender's own id, if any."""
+
+    fields: FieldSet
+    sender_id: str | None = None
+
+
+class Adapter:
+    """Turns one tool's parsed body into flat fields; subclasses know each tool."""
+
+    name: ClassVar[str]
+
+    # PhoneBurner field -> the tool's usual field names, tried in order.
+    default_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    # Glob patterns of transport fields that are never forwarded as extras.
+    noise: ClassVar[tuple[str, ...]] = ()
+
+    def unwrap(self, document: Any, pairs: list[tuple[str, str]]) -> Unwrapped:
+        """Return the flat fields of one request.
+
+        `document` is the decoded JSON body (None for forms); `pairs` are the
+        body's fields flattened to dotted keys in payload order.
+        """
+        raise NotImplementedError

@@ -1,0 +1,263 @@
+"""Read the TOML configuration file and turn it into validated settings."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError
+
+from app.config import model, schema
+from app.config.interpolate import UnresolvedVariable, interpolate
+
+DEFAULT_PATH = "config/relay.toml"
+
+
+class ConfigError(Exception):
+    """The configuration file is unusable; each problem names the key and the fix."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid configuration in {path}:\n{lines}")
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> str:
+    """Return the configuration file's path from RELAY_CONFIG, or the default."""
+    environ = os.environ if environ is None else environ
+    return environ.get("RELAY_CONFIG") or DEFAULT_PATH
+
+
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> model.Settings:
+    """Read, interpolate and validate the configuration file at `path`."""
+    path = path or config_path(environ)
+    document = _read_toml(path)
+
+    try:
+        document = interpolate(document, environ)
+    except UnresolvedVariable as error:
+        raise ConfigError(path, [f"{error.path}: {error.message}"]) from None
+
+    return parse_settings(document, path)
+
+
+def parse_settings(document: dict[str, Any], path: str = "<memory>") -> model.Settings:
+    """Validate an already interpolated document and build the settings."""
+    document = dict(document)
+    for table in schema.OPTIONAL_TABLES:
+        document.setdefault(table, {})
+
+    try:
+        data = schema.SettingsSchema().load(document)
+    except ValidationError as error:
+        raise ConfigError(path, _describe(error.messages)) from None
+
+    settings = _build(data, path)
+    problems = _cross_check(settings)
+    if problems:
+        raise ConfigError(path, problems)
+    return settings
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(
+            path, ["file not found: copy config/relay.example.toml there, or set RELAY_CONFIG to your file"]
+        ) from None
+    except OSError as error:
+        raise ConfigError(path, [f"cannot read the file: {error.strerror}"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, [f"not valid TOML: {error}"]) from None
+
+
+def _build(data: dict[str, Any], path: str) -> model.Settings:
+    customers = {
+        name: model.Customer(name=name, user_id=table["user_id"], leadstreams=dict(table["leadstreams"]))
+        for name, table in data["customers"].items()
+    }
+    sources = {name: _build_source(name, table, customers) for name, table in data["sources"].items()}
+    return model.Settings(
+        path=path,
+        phoneburner=data["phoneburner"],
+        storage_url=data["storage"]["url"],
+        admin_token=data["admin"].get("token"),
+        customers=customers,
+        sources=sources,
+        limits=data["limits"],
+        logging=data["logging"],
+    )
+
+
+def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.Customer]) -> model.Source:
+    names = tuple(table["customers"]) if "customers" in table else (table["customer"],)
+    leadstream = table.get("leadstream")
+    if leadstream is None and len(names) == 1 and names[0] in customers:
+        leadstream = customers[names[0]].default_leadstream
+
+    # A tool's standard fields map by default, so its unmapped answers matter too.
+    extras_unmapped = table.get("extras_unmapped", table["adapter"] != "form" and not table["fields_"])
+
+    return model.Source(
+        name=name,
+        customers=names,
+        leadstream=leadstream,
+        leadstreams=tuple(table["leadstreams"]),
+        adapter=table["adapter"],
+        schema=table.get("schema"),
+        auth=table["auth"],
+        tokens=tuple(table["tokens"]),
+        allowed_origins=tuple(origin.rstrip("/") for origin in table["allowed_origins"]),
+        extras_unmapped=extras_unmapped,
+        fields=dict(table["fields_"]),
+        extras=dict(table["extras"]),
+        ignore=tuple(table["ignore"]),
+        required=tuple(table["required"]),
+        default_region=table["default_region"].upper(),
+        response_mode=table["response_mode"],
+        success_url=table.get("success_url"),
+        error_url=table.get("error_url"),
+    )
+
+
+def _cross_check(settings: model.Settings) -> list[str]:
+    problems = _check_url(settings.phoneburner)
+    for source in settings.sources.values():
+        problems += _check_source(source, settings.customers)
+    return problems
+
+
+def _check_url(phoneburner: model.PhoneBurnerSettings) -> list[str]:
+    if phoneburner.allow_insecure_url:
+        return []
+
+    parts = urlsplit(phoneburner.url)
+    if parts.scheme != "https":
+        return ["phoneburner.url: must use https://; set allow_insecure_url = true only for a local simulator"]
+    if _is_local_host(parts.hostname or ""):
+        return [
+            f"phoneburner.url: {parts.hostname} is a local address; "
+            "set allow_insecure_url = true only for a local simulator"
+        ]
+    return []
+
+
+def _is_local_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+
+
+def _check_source(source: model.Source, customers: dict[str, model.Customer]) -> list[str]:
+    key = f"sources.{source.name}"
+    problems = []
+
+    unknown = [name for name in source.customers if name not in customers]
+    for name in unknown:
+        problems.append(
+            f"{key}: unknown customer {name!r}; define [customers.{name}] or use one of: {', '.join(customers)}"
+        )
+    if unknown:
+        return problems
+
+    problems += _check_leadstreams(source, customers, key)
+    problems += _check_adapter(source, key)
+    return problems
+
+
+def _check_leadstreams(source: model.Source, customers: dict[str, model.Customer], key: str) -> list[str]:
+    problems = []
+    for customer in (customers[name] for name in source.customers):
+        named = [source.leadstream] if source.leadstream else []
+        for stream in [*named, *source.leadstreams]:
+            if stream not in customer.leadstreams:
+                problems.append(
+                    f"{key}.leadstream: customer {customer.name!r} has no LeadStream {stream!r}; add it under "
+                    f"[customers.{customer.name}.leadstreams] or use one of: {', '.join(customer.leadstreams)}"
+                )
+
+        if not named and not source.leadstreams and customer.default_leadstream is None:
+            problems.append(
+                f"{key}.leadstream: missing, and customer {customer.name!r} has no LeadStream named "
+                "\"default\"; name the LeadStream that receives this source's leads"
+            )
+    return problems
+
+
+def _check_adapter(source: model.Source, key: str) -> list[str]:
+    from app.adapters import ADAPTERS
+
+    if source.adapter not in ADAPTERS:
+        return [f"{key}.adapter: unknown adapter {source.adapter!r}; use one of: {', '.join(sorted(ADAPTERS))}"]
+
+    if source.schema is None:
+        return []
+    try:
+        load_schema_class(source.schema)
+    except (ImportError, AttributeError, TypeError) as error:
+        return [f"{key}.schema: cannot load {source.schema!r}: {error}"]
+    return []
+
+
+def load_schema_class(reference: str) -> type:
+    """Import a `package.module:ClassName` reference to a source schema class."""
+    from app.schemas.source import SourceSchema
+
+    module_name, _, class_name = reference.partition(":")
+    found = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(found, type) and issubclass(found, SourceSchema)):
+        raise TypeError(f"{reference} is not a subclass of app.schemas.source.SourceSchema")
+    return found
+
+
+def _describe(messages: Any, path: str = "") -> list[str]:
+    """Flatten marshmallow's nested messages into `key.path: message` lines."""
+    if isinstance(messages, list) and all(isinstance(item, str) for item in messages):
+        return [f"{path or '(file)'}: {_reword(message, path)}" for message in messages]
+
+    lines: list[str] = []
+    items = messages.items() if isinstance(messages, dict) else enumerate(messages)
+    for key, value in items:
+        lines += _describe(value, _join(path, key))
+    return lines
+
+
+def _join(path: str, key: Any) -> str:
+    # Dict fields nest their errors under "key" and "value"; the entry's name says enough.
+    if key in ("key", "value"):
+        return path
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _reword(message: str, path: str) -> str:
+    if message == "Unknown field.":
+        name = path.rsplit(".", 1)[-1]
+        close = difflib.get_close_matches(name, _known_keys(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key{hint}; remove it or fix its spelling"
+    if message == "Missing data for required field.":
+        return "missing; add this key"
+    return message
+
+
+def _known_keys() -> set[str]:
+    keys: set[str] = set()
+    for candidate in vars(schema).values():
+        if isinstance(candidate, type) and issubclass(candidate, Schema) and candidate is not Schema:
+            keys |= {field.data_key or name for name, field in candidate._declared_fields.items()}
+    return keys

@@ -1,0 +1,99 @@
+"""Typed, validated settings: what the rest of the relay reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RESPONSE_MODES = ("api", "always_200", "redirect")
+AUTH_MODES = ("token", "none")
+
+
+@dataclass(frozen=True)
+class PhoneBurnerSettings:
+    """Where and how the relay calls put_contact."""
+
+    url: str
+    vendor_key: str = field(repr=False)
+    connect_timeout: float
+    read_timeout: float
+    allow_insecure_url: bool
+    max_url_bytes: int
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A PhoneBurner account that receives leads, with its LeadStreams."""
+
+    name: str
+    user_id: str
+    leadstreams: dict[str, str]  # LeadStream name -> cm_id
+
+    @property
+    def default_leadstream(self) -> str | None:
+        """Return the LeadStream named "default", or the only one, or None."""
+        if "default" in self.leadstreams:
+            return "default"
+        if len(self.leadstreams) == 1:
+            return next(iter(self.leadstreams))
+        return None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One sender endpoint: who may post, how its fields map, where leads go."""
+
+    name: str
+    customers: tuple[str, ...]
+    leadstream: str | None
+    leadstreams: tuple[str, ...]
+    adapter: str
+    schema: str | None
+    auth: str
+    tokens: tuple[str, ...] = field(repr=False)
+    allowed_origins: tuple[str, ...]
+    extras_unmapped: bool
+    fields: dict[str, tuple[str, ...]]
+    extras: dict[str, tuple[str, ...]]
+    ignore: tuple[str, ...]
+    required: tuple[str, ...]
+    default_region: str
+    response_mode: str
+    success_url: str | None
+    error_url: str | None
+
+    @property
+    def customer_choice(self) -> bool:
+        """Whether the request names the customer among several."""
+        return len(self.customers) > 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a sender controls."""
+
+    max_body_bytes: int
+    max_json_depth: int
+    max_fields: int
+    max_value_chars: int
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """Log level and format."""
+
+    level: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration file."""
+
+    path: str
+    phoneburner: PhoneBurnerSettings
+    storage_url: str
+    admin_token: str | None = field(repr=False)
+    customers: dict[str, Customer]
+    sources: dict[str, Source]
+    limits: Limits
+    logging: LoggingSettings

@@ -1,0 +1,193 @@
+"""Marshmallow schemas that validate the configuration file, table by table."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from app.config import model
+from app.leads import STANDARD_FIELDS
+
+# Names of customers, LeadStreams and sources appear in URLs and logs.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_RULE = "use letters, digits, '.', '_' or '-', at most 64 characters"
+
+# A token shorter than this can be guessed by brute force over the internet.
+MIN_TOKEN_LENGTH = 16
+
+# Field-map keys: PhoneBurner's standard fields plus a full name to split.
+MAPPABLE_FIELDS = (*STANDARD_FIELDS, "fullname")
+
+
+class NameList(fields.Field):
+    """One sender field name or a list of candidates, tried in order."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[str, ...]:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names:
+            raise ValidationError("expected a field name or a non-empty list of field names")
+        if not all(isinstance(name, str) and name.strip() for name in names):
+            raise ValidationError("every field name must be a non-empty string")
+        return tuple(name.strip() for name in names)
+
+
+class Identifier(fields.Field):
+    """An id PhoneBurner issues, written as a string or a bare integer."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValidationError("expected a string such as \"123456\"")
+        text = str(value).strip()
+        if not text:
+            raise ValidationError("must not be empty")
+        return text
+
+
+def _name(value: str) -> None:
+    if not NAME_PATTERN.match(value):
+        raise ValidationError(f"invalid name {value!r}: {NAME_RULE}")
+
+
+def _http_url(value: str) -> None:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValidationError(f"invalid URL {value!r}: write an absolute http:// or https:// URL")
+
+
+class PhoneBurnerSchema(Schema):
+    url = fields.String(required=True, validate=_http_url)
+    vendor_key = fields.String(required=True, validate=validate.Length(min=1))
+    connect_timeout = fields.Float(load_default=3.05, validate=validate.Range(min=0.1, max=60))
+    read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
+    allow_insecure_url = fields.Boolean(load_default=False)
+    max_url_bytes = fields.Integer(load_default=8000, validate=validate.Range(min=1024, max=65536))
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> model.PhoneBurnerSettings:
+        return model.PhoneBurnerSettings(**data)
+
+
+class CustomerSchema(Schema):
+    user_id = Identifier(required=True)
+    leadstreams = fields.Dict(
+        keys=fields.String(validate=_name),
+        values=Identifier(),
+        required=True,
+        validate=validate.Length(min=1, error="define at least one LeadStream: name = \"cm_id\""),
+    )
+
+
+class SourceSchema(Schema):
+    customer = fields.String()
+    customers = fields.List(fields.String(), validate=validate.Length(min=1))
+    leadstream = fields.String(validate=_name)
+    leadstreams = fields.List(fields.String(validate=_name), load_default=list)
+    adapter = fields.String(load_default="form")
+    schema = fields.String(
+        validate=validate.Regexp(
+            r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", error="write it as 'package.module:ClassName'"
+        )
+    )
+    auth = fields.String(load_default="token", validate=validate.OneOf(model.AUTH_MODES))
+    tokens = fields.List(
+        fields.String(
+            validate=validate.Length(
+                min=MIN_TOKEN_LENGTH,
+                error=f"every token needs at least {MIN_TOKEN_LENGTH} characters; "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+        ),
+        load_default=list,
+    )
+    allowed_origins = fields.List(fields.String(validate=_http_url), load_default=list)
+    extras_unmapped = fields.Boolean()
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(validate=validate.OneOf(MAPPABLE_FIELDS)),
+        values=NameList(),
+        load_default=dict,
+    )
+    extras = fields.Dict(keys=fields.String(validate=validate.Length(min=1)), values=NameList(), load_default=dict)
+    ignore = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    required = fields.List(fields.String(validate=validate.OneOf(STANDARD_FIELDS)), load_default=list)
+    default_region = fields.String(load_default="US")
+    response_mode = fields.String(load_default="api", validate=validate.OneOf(model.RESPONSE_MODES))
+    success_url = fields.String(validate=_http_url)
+    error_url = fields.String(validate=_http_url)
+
+    @validates_schema
+    def check_combinations(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("customer" in data) == ("customers" in data):
+            raise ValidationError("set either customer = \"NAME\" or customers = [\"NAME\", ...]", "customer")
+
+        if data["auth"] == "token" and not data["tokens"]:
+            raise ValidationError("list at least one token, or set auth = \"none\" for a browser form", "tokens")
+        if data["auth"] == "none" and not data["allowed_origins"]:
+            raise ValidationError(
+                "auth = \"none\" needs allowed_origins = [\"https://your-site.example\"]", "allowed_origins"
+            )
+
+        if data["response_mode"] == "redirect":
+            for key in ("success_url", "error_url"):
+                if key not in data:
+                    raise ValidationError(f"response_mode = \"redirect\" needs {key}", key)
+
+        if data["default_region"].upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValidationError("use a two-letter region code such as \"US\" or \"CA\"", "default_region")
+
+
+class LimitsSchema(Schema):
+    max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(min=1024, max=64 * 1_048_576))
+    max_json_depth = fields.Integer(load_default=32, validate=validate.Range(min=2, max=200))
+    max_fields = fields.Integer(load_default=500, validate=validate.Range(min=10, max=10_000))
+    max_value_chars = fields.Integer(load_default=20_000, validate=validate.Range(min=100, max=1_000_000))
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> model.Limits:
+        return model.Limits(**data)
+
+
+class LoggingSchema(Schema):
+    level = fields.String(
+        load_default="INFO", validate=validate.OneOf(("DEBUG", "INFO", "WARNING", "ERROR"))
+    )
+    format = fields.String(load_default="auto", validate=validate.OneOf(("auto", "json", "text")))
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> model.LoggingSettings:
+        return model.LoggingSettings(**data)
+
+
+class StorageSchema(Schema):
+    url = fields.String(load_default="sqlite:///var/relay.db", validate=validate.Length(min=1))
+
+
+class AdminSchema(Schema):
+    token = fields.String(
+        validate=validate.Length(min=MIN_TOKEN_LENGTH, error=f"use at least {MIN_TOKEN_LENGTH} characters")
+    )
+
+
+class SettingsSchema(Schema):
+    phoneburner = fields.Nested(PhoneBurnerSchema, required=True)
+    storage = fields.Nested(StorageSchema)
+    admin = fields.Nested(AdminSchema)
+    customers = fields.Dict(
+        keys=fields.String(validate=_name),
+        values=fields.Nested(CustomerSchema),
+        required=True,
+        validate=validate.Length(min=1, error="define at least one [customers.NAME] table"),
+    )
+    sources = fields.Dict(
+        keys=fields.String(validate=_name),
+        values=fields.Nested(SourceSchema),
+        required=True,
+        validate=validate.Length(min=1, error="define at least one [sources.NAME] table"),
+    )
+    limits = fields.Nested(LimitsSchema)
+    logging = fields.Nested(LoggingSchema)
+
+# Tables the loader fills in as empty when the file leaves them out, so their defaults apply.
+OPTIONAL_TABLES = ("storage", "admin", "limits", "logging")
