@@ -1,0 +1,95 @@
+"""The operator's command line: `python -m app <command>`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.config import ConfigError, Settings, config_path, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command and return its exit status."""
+    parser = argparse.ArgumentParser(prog="python -m app", description="PhoneBurner lead relay")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check-config", help="validate the configuration file and print it, secrets masked")
+    check.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
+
+    commands.add_parser(
+        "simulator",
+        help="run the PhoneBurner simulator (see: python -m app simulator --help)",
+        add_help=False,
+    )
+
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "simulator":
+        from app.phoneburner.simulator import main as simulator_main
+
+        return simulator_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return check_config(args.config)
+
+
+def check_config(path: str | None) -> int:
+    """Validate the configuration file and print what was loaded."""
+    path = path or config_path()
+    try:
+        settings = load_settings(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+    print(describe(settings))
+    return 0
+
+
+def describe(settings: Settings) -> str:
+    """Summarize the settings for a person, every secret masked."""
+    phoneburner = settings.phoneburner
+    lines = [
+        f"configuration {settings.path}: OK",
+        "",
+        "phoneburner:",
+        f"  url              {phoneburner.url}",
+        f"  vendor_key       {mask(phoneburner.vendor_key)}",
+        f"  timeouts         connect {phoneburner.connect_timeout} s, read {phoneburner.read_timeout} s",
+        f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
+        f"storage:           {settings.storage_url}",
+        f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
+        "",
+        "customers:",
+    ]
+    for customer in settings.customers.values():
+        streams = ", ".join(f"{name} (cm_id {cm_id})" for name, cm_id in customer.leadstreams.items())
+        lines.append(f"  {customer.name}: user_id {customer.user_id}; LeadStreams: {streams}")
+
+    lines += ["", "sources:"]
+    for source in settings.sources.values():
+        leadstream = source.leadstream or "chosen per request"
+        if source.leadstreams:
+            leadstream += f" (request may choose: {', '.join(source.leadstreams)})"
+        credentials = f"{len(source.tokens)} token(s) {', '.join(mask(token) for token in source.tokens)}"
+        auth = credentials if source.auth == "token" else f"none, origins {', '.join(source.allowed_origins)}"
+        lines += [
+            f"  {source.name}: POST /v1/leads/{source.name}",
+            f"    customer(s)    {', '.join(source.customers)}",
+            f"    leadstream     {leadstream}",
+            f"    adapter        {source.adapter}{f', schema {source.schema}' if source.schema else ''}",
+            f"    auth           {auth}",
+            f"    fields         {_describe_map(source.fields) or 'adapter defaults'}",
+            f"    extras         {_describe_map(source.extras) or 'none mapped'}; "
+            f"unmapped fields {'forwarded' if source.extras_unmapped else 'dropped'}",
+            f"    answers        {source.response_mode}",
+        ]
+    return "\n".join(lines)
+
+
+def mask(secret: str | None) -> str:
+    """Hide a secret entirely, showing only its length."""
+    return f"****({len(secret)} chars)" if secret else "****"
+
+
+def _describe_map(mapping: dict[str, tuple[str, ...]]) -> str:
+    return ", ".join(f"{name} <- {'|'.join(candidates)}" for name, candidates in mapping.items())

@@ -1,0 +1,64 @@
+"""Typed failures of a request, each with its HTTP status and a short reason code."""
+
+from __future__ import annotations
+
+
+class RelayError(Exception):
+    """A request the relay cannot take, answered with one JSON envelope."""
+
+    http_status = 500
+    reason = "internal_error"
+
+    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class BadBody(RelayError):
+    """The body could not be parsed as its content type says."""
+
+    http_status = 400
+    reason = "unparseable_body"
+
+
+class Unauthorized(RelayError):
+    """The token, signature or origin is missing or wrong."""
+
+    http_status = 401
+    reason = "unauthorized"
+
+
+class NotFound(RelayError):
+    """No such source or route."""
+
+    http_status = 404
+    reason = "not_found"
+
+
+class MethodNotAllowed(RelayError):
+    """The route exists but not for this HTTP method."""
+
+    http_status = 405
+    reason = "method_not_allowed"
+
+
+class TooLarge(RelayError):
+    """The body, one of its values, or its number of fields is over a limit."""
+
+    http_status = 413
+    reason = "too_large"
+
+
+class UnsupportedContentType(RelayError):
+    """The body is neither JSON, urlencoded nor multipart."""
+
+    http_status = 415
+    reason = "unsupported_content_type"
+
+
+class InvalidLead(RelayError):
+    """The lead's fields failed validation; `errors` names each field."""
+
+    http_status = 422
+    reason = "invalid_lead"

@@ -1,0 +1,151 @@
+"""Parse a request body by its content type into a document and flat fields."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import Request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+from app.config.model import Limits
+from app.errors import BadBody, TooLarge, UnsupportedContentType
+from app.schemas.normalize import to_text
+
+ACCEPTED_TYPES = "application/json, application/x-www-form-urlencoded or multipart/form-data"
+
+
+@dataclass(frozen=True)
+class Body:
+    """A parsed body: the JSON document (None for forms) and its fields in order."""
+
+    kind: str
+    document: Any
+    pairs: list[tuple[str, str]]
+
+
+def read_body(request: Request, limits: Limits) -> Body:
+    """Parse the request's body, raising a typed error for any body the relay cannot read."""
+    mimetype = request.mimetype
+
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        body = _read_json(request.get_data(cache=True), limits)
+    elif mimetype == "application/x-www-form-urlencoded":
+        body = _read_urlencoded(request.get_data(cache=True), limits)
+    elif mimetype == "multipart/form-data":
+        body = _read_multipart(request)
+    elif not mimetype:
+        raise UnsupportedContentType(f"the Content-Type header is missing; send {ACCEPTED_TYPES}")
+    else:
+        raise UnsupportedContentType(f"content type {mimetype!r} is not supported; send {ACCEPTED_TYPES}")
+
+    _check_sizes(body.pairs, limits)
+    return body
+
+
+def _read_json(raw: bytes, limits: Limits) -> Body:
+    text = _decode_utf8(raw).lstrip("\ufeff")
+    if not text.strip():
+        raise BadBody("the body is empty; send one lead as a JSON object")
+
+    try:
+        # Decimal text stays as written, so 1.50 is not turned into 1.5.
+        document = json.loads(text, parse_float=str, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as error:
+        raise BadBody(f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadBody(f"the JSON body is nested deeper than {limits.max_json_depth} levels") from None
+
+    if _depth(document) > limits.max_json_depth:
+        raise BadBody(f"the JSON body is nested deeper than {limits.max_json_depth} levels")
+
+    document = _single_object(document)
+    return Body(kind="json", document=document, pairs=list(flatten(document)))
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _single_object(document: Any) -> dict[str, Any]:
+    # Some tools wrap the one lead in an array ("wrap request in array" options).
+    if isinstance(document, list) and len(document) == 1:
+        document = document[0]
+    if not isinstance(document, dict):
+        raise BadBody("the JSON body must be one object with the lead's fields; send one lead per request")
+    return document
+
+
+def _depth(document: Any) -> int:
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def flatten(node: Any, prefix: str = ""):
+    """Yield (dotted key, text) pairs; lists of plain values repeat their key."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return
+
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            if isinstance(item, (dict, list)):
+                yield from flatten(item, f"{prefix}.{index}")
+            else:
+                yield prefix, to_text(item)
+        return
+
+    yield prefix, to_text(node)
+
+
+def _read_urlencoded(raw: bytes, limits: Limits) -> Body:
+    text = _decode_utf8(raw)
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=limits.max_fields
+        )
+    except UnicodeDecodeError:
+        raise BadBody("the form body has percent-escapes that are not UTF-8; send UTF-8") from None
+    except ValueError:
+        raise TooLarge(f"the form has more than {limits.max_fields} fields") from None
+    return Body(kind="form", document=None, pairs=pairs)
+
+
+def _read_multipart(request: Request) -> Body:
+    if not request.mimetype_params.get("boundary"):
+        raise BadBody("the multipart Content-Type has no boundary parameter")
+
+    try:
+        form = request.form
+    except RequestEntityTooLarge:
+        raise
+    except (BadRequest, ValueError) as error:
+        raise BadBody(f"the multipart body is malformed: {error}") from None
+
+    # Uploaded files are not lead fields; their parts are skipped.
+    return Body(kind="multipart", document=None, pairs=list(form.items(multi=True)))
+
+
+def _decode_utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadBody(f"the body is not valid UTF-8 (byte {error.start}); send UTF-8") from None
+
+
+def _check_sizes(pairs: list[tuple[str, str]], limits: Limits) -> None:
+    if len(pairs) > limits.max_fields:
+        raise TooLarge(f"the body has more than {limits.max_fields} fields")
+
+    for key, value in pairs:
+        if len(value) > limits.max_value_chars:
+            raise TooLarge(f"field {key[:100]!r} is longer than {limits.max_value_chars} characters")

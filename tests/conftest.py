@@ -1,0 +1,89 @@
+"""Shared fixtures: a valid configuration, the app built from it, PhoneBurner mocked."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+
+from app.config import parse_settings
+from app.factory import create_app
+
+VENDOR_KEY = "vendor-key-for-tests-0001"
+TOKEN = "token-for-tests-aaaaaaaa"
+OTHER_TOKEN = "token-for-tests-bbbbbbbb"
+PB_URL = "https://phoneburner.test/api/vendor/put_contact"
+SUCCESS = "SUCCESS | https://www.phoneburner.com/ms/lead_redirect?upc=ATFHD3PP"
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "payloads"
+
+
+def base_document() -> dict[str, Any]:
+    """Return a valid configuration document with one customer and one source."""
+    return {
+        "phoneburner": {"url": PB_URL, "vendor_key": VENDOR_KEY, "connect_timeout": 2, "read_timeout": 5},
+        "customers": {
+            "acme": {"user_id": "123456", "leadstreams": {"default": "YYYY", "spanish": "ZZZZ"}},
+            "globex": {"user_id": "654321", "leadstreams": {"main": "GGGG"}},
+        },
+        "sources": {
+            "landing": {
+                "customer": "acme",
+                "tokens": [TOKEN, OTHER_TOKEN],
+                "extras_unmapped": True,
+            },
+        },
+        "logging": {"format": "json"},
+    }
+
+
+def build_app(document: dict[str, Any]):
+    """Build the app from a configuration document, with logs reaching caplog."""
+    app = create_app(parse_settings(copy.deepcopy(document), "test.toml"))
+    logging.getLogger("relay").propagate = True
+    return app
+
+
+@pytest.fixture
+def document() -> dict[str, Any]:
+    return base_document()
+
+
+@pytest.fixture
+def pb():
+    """PhoneBurner mocked with `responses`; every test registers its replies."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def client(document, pb):
+    """A test client of the app built from the `document` fixture."""
+    return build_app(document).test_client()
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sent_params(pb) -> list[tuple[str, str]]:
+    """Return the decoded query parameters of the only put_contact call."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    assert len(pb.calls) == 1
+    return parse_qsl(urlsplit(pb.calls[0].request.url).query, keep_blank_values=True)
+
+
+def load_fixture(name: str) -> tuple[bytes, dict[str, Any]]:
+    """Return a shared payload's exact body and its meta document."""
+    meta = json.loads((FIXTURES / f"{name}.meta.json").read_text())
+    body_path = next(path for path in FIXTURES.glob(f"{name}.*") if not path.name.endswith(".meta.json"))
+    raw = body_path.read_bytes()
+    if body_path.name.endswith(".multipart.txt"):
+        raw = raw.split(b"\n", 1)[1]
+    return raw, meta
