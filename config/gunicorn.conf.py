@@ -1,0 +1,47 @@
+"""Gunicorn settings for the relay: gevent workers keep many slow PhoneBurner calls in flight.
+
+Each worker serves up to `worker_connections` requests at once on greenlets, so
+a PhoneBurner that takes hundreds of milliseconds per call does not make
+senders queue behind each other, as it would with sync or thread workers.
+Every setting here can be overridden with GUNICORN_CMD_ARGS or the command line.
+"""
+
+import os
+import sys
+
+# Patch before anything imports ssl or socket, in the master as in the workers.
+from gevent import monkey
+
+monkey.patch_all()
+
+bind = os.environ.get("RELAY_BIND", "127.0.0.1:8080")
+worker_class = "gevent"
+workers = int(os.environ.get("RELAY_WORKERS", os.cpu_count() or 1))
+worker_connections = int(os.environ.get("RELAY_WORKER_CONNECTIONS", 1000))
+
+# The app sizes its PhoneBurner connection pool to match a worker's concurrency.
+os.environ["RELAY_POOL_SIZE"] = str(worker_connections)
+
+# A worker silent this long is restarted; a PhoneBurner call never blocks the heartbeat under gevent.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+
+# The access log leaves out the query string: it may carry a sender's token.
+accesslog = "-"
+errorlog = "-"
+access_log_format = (
+    '{"logger":"gunicorn.access","method":"%(m)s","path":"%(U)s","status":%(s)s,'
+    '"bytes":"%(B)s","duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}'
+)
+
+
+def on_starting(server):
+    """Refuse to start with an invalid configuration, naming each bad key once."""
+    from app.config import ConfigError, load_settings
+
+    try:
+        load_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,179 @@
+"""Real processes on loopback: the PhoneBurner simulator and the relay under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+VENDOR_KEY = "e2e-vendor-key-0001"
+TOKEN = "e2e-token-aaaaaaaaaaaa"
+FORM_CONFIG = """
+[phoneburner]
+url = "http://127.0.0.1:{sim_port}/api/vendor/put_contact"
+vendor_key = "${{E2E_VENDOR_KEY}}"
+connect_timeout = 1
+read_timeout = 1.5
+allow_insecure_url = true
+
+[logging]
+format = "json"
+
+[customers.acme]
+user_id = "123456"
+[customers.acme.leadstreams]
+default = "YYYY"
+
+[customers.broken]
+user_id = "123456"
+[customers.broken.leadstreams]
+default = "NOT-A-CM-ID"
+
+[sources.form]
+customer = "acme"
+tokens = ["${{E2E_TOKEN}}"]
+extras_unmapped = true
+
+[sources.always-200]
+customer = "acme"
+tokens = ["${{E2E_TOKEN}}"]
+response_mode = "always_200"
+
+[sources.broken]
+customer = "broken"
+tokens = ["${{E2E_TOKEN}}"]
+
+[sources.zapier-json]
+customer = "acme"
+tokens = ["${{E2E_TOKEN}}"]
+extras_unmapped = true
+ignore = ["meta__*"]
+
+[sources.zapier-json.fields]
+firstname = "lead__first_name"
+lastname = "lead__last_name"
+email = "lead__email"
+phone = "lead__phone"
+address1 = "lead__address__street"
+city = "lead__address__city"
+state = "lead__address__state"
+zip = "lead__address__zip"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:3]} exited with {process.returncode} before serving")
+        try:
+            requests.get(url, timeout=0.5)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class Simulator:
+    """Test-side handle on the simulator process's control endpoints."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def reset(self) -> None:
+        requests.post(f"{self.base}/_sim/reset", timeout=5).raise_for_status()
+
+    def received(self) -> list[dict]:
+        return requests.get(f"{self.base}/_sim/received", timeout=5).json()
+
+    def params(self) -> list[list[tuple[str, str]]]:
+        return [[tuple(pair) for pair in item["params"]] for item in self.received()]
+
+    def fault(self, *queue: str) -> None:
+        requests.post(f"{self.base}/_sim/faults", json={"queue": list(queue)}, timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.phoneburner.simulator", "--port", str(port), "--key", VENDOR_KEY,
+         "--user", "123456:YYYY", "--hang-seconds", "30"],
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until_up(f"http://127.0.0.1:{port}/_sim/health", process)
+    yield Simulator(port)
+    stop(process)
+
+
+class Relay:
+    """The relay's base URL and the log file its process writes."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    def post(self, source: str, body: bytes | str, content_type: str, headers: dict | None = None):
+        headers = {"Content-Type": content_type, "Authorization": f"Bearer {TOKEN}", **(headers or {})}
+        return requests.post(f"{self.base}/v1/leads/{source}", data=body, headers=headers, timeout=10,
+                             allow_redirects=False)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="session")
+def relay(simulator, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("relay")
+    config = directory / "relay.toml"
+    config.write_text(FORM_CONFIG.format(sim_port=simulator.base.rsplit(":", 1)[1]))
+    log_path = directory / "relay.log"
+
+    port = free_port()
+    environ = {
+        **os.environ,
+        "RELAY_CONFIG": str(config),
+        "E2E_VENDOR_KEY": VENDOR_KEY,
+        "E2E_TOKEN": TOKEN,
+        "RELAY_WORKERS": "1",
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+    }
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=environ,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+    yield Relay(port, log_path)
+    stop(process)
+
+
+@pytest.fixture(autouse=True)
+def clean_simulator(simulator):
+    simulator.reset()
