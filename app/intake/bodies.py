@@ -84,7 +84,12 @@ def _depth(document: Any) -> int:
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        if isinstance(node, dict):
+            children = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
 
