@@ -14,7 +14,7 @@ from app.routing import Destination
 log = logging.getLogger("relay.delivery")
 
 # What the sender should do next, by reply class: the lead's status and the HTTP code.
-# NOTE: without durable storage a retryable failure answers 503, so the sender
+# NOTE: without durable storage a retryable failure returns 503, so the sender
 # keeps the lead and retries; an ambiguous attempt may then reach PhoneBurner twice.
 _STATUS_BY_CLASS: dict[ReplyClass, tuple[str, int]] = {
     ReplyClass.DELIVERED: ("delivered", 201),
@@ -44,7 +44,7 @@ DEFAULT_RETRY_AFTER = 60
 
 @dataclass(frozen=True)
 class Outcome:
-    """A delivery attempt's result, in the terms the sender's answer uses."""
+    """A delivery attempt's result: the lead's status, HTTP code and message."""
 
     status: str
     http_status: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class RelayError(Exception):
-    """A request the relay cannot take, answered with one JSON envelope."""
+    """A request the relay cannot take, rendered as one JSON envelope."""
 
     http_status = 500
     reason = "internal_error"
@@ -16,7 +16,7 @@ class RelayError(Exception):
 
 
 class BadBody(RelayError):
-    """The body could not be parsed as its content type says."""
+    """The body could not be parsed as its content type declares."""
 
     http_status = 400
     reason = "unparseable_body"

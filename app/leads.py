@@ -1,4 +1,4 @@
-"""The lead as the relay sees it once a sender's payload has been mapped."""
+"""The lead: a sender's payload mapped onto PhoneBurner's fields."""
 
 from __future__ import annotations
 

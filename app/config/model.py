@@ -10,7 +10,7 @@ AUTH_MODES = ("token", "none")
 
 @dataclass(frozen=True)
 class PhoneBurnerSettings:
-    """Where and how the relay calls put_contact."""
+    """The put_contact endpoint, vendor key and timeouts."""
 
     url: str
     vendor_key: str = field(repr=False)

@@ -1,4 +1,4 @@
-"""CORS for browser-form sources: only their allowed origins may read answers."""
+"""CORS for browser-form sources: only their allowed origins may read responses."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ PREFLIGHT_MAX_AGE = 600
 
 
 def allow(source: Source, response: Response) -> Response:
-    """Add CORS headers to an answer when the request's Origin is allowed."""
+    """Add CORS headers to a response when the request's Origin is allowed."""
     origin = request.headers.get("Origin", "").rstrip("/")
     if origin and origin in source.allowed_origins:
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -21,7 +21,7 @@ def allow(source: Source, response: Response) -> Response:
 
 
 def preflight(source: Source) -> Response:
-    """Answer an OPTIONS preflight, or raise Unauthorized for a foreign origin."""
+    """Respond to an OPTIONS preflight, or raise Unauthorized for a foreign origin."""
     origin = request.headers.get("Origin", "").rstrip("/")
     if not origin or origin not in source.allowed_origins:
         raise Unauthorized("this origin may not post to this source; add it to allowed_origins")

@@ -1,4 +1,4 @@
-"""The intake endpoint: authenticate, read, map, deliver, answer."""
+"""The intake endpoint: authenticate, read, map, deliver, respond."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ blueprint = Blueprint("intake", __name__)
 
 @blueprint.post("/v1/leads/<source_name>", provide_automatic_options=False)
 def receive_lead(source_name: str) -> Response:
-    """Relay one lead from a sender to PhoneBurner and answer with its status."""
+    """Relay one lead from a sender to PhoneBurner and respond with its status."""
     relay = current_relay()
     handler = relay.handler(source_name)
     authenticate(handler.source, request)
@@ -59,7 +59,7 @@ def receive_lead(source_name: str) -> Response:
 
 @blueprint.route("/v1/leads/<source_name>", methods=["OPTIONS"])
 def preflight(source_name: str) -> Response:
-    """Answer a browser's CORS preflight for a browser-form source."""
+    """Respond to a browser's CORS preflight for a browser-form source."""
     handler = current_relay().handler(source_name)
     return cors.preflight(handler.source)
 

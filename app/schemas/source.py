@@ -147,7 +147,7 @@ def _first_present(fields: FieldSet, candidates: tuple[str, ...]):
 
 
 def _name_origins(messages: dict[str, Any], origins: dict[str, str]) -> dict[str, list[str]]:
-    """Add the sender's field name to each message, so the sender knows what to fix."""
+    """Add the sender's field name to each message, so the sender can find what to fix."""
     named: dict[str, list[str]] = {}
     for name, value in messages.items():
         texts = value if isinstance(value, list) else [str(value)]
