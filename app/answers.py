@@ -13,7 +13,7 @@ from app.errors import RelayError
 from app.phoneburner.replies import Reply
 
 # Statuses that send a browser to the source's success page in redirect mode.
-_SUCCESS_STATUSES = ("delivered", "queued", "duplicate")
+_SUCCESS_STATUSES = ("delivered", "queued", "duplicate", "ignored")
 
 
 @dataclass(frozen=True)

@@ -62,3 +62,10 @@ class InvalidLead(RelayError):
 
     http_status = 422
     reason = "invalid_lead"
+
+
+class IgnoredEvent(RelayError):
+    """The tool posted an event that carries no lead (a cancellation, a test ping)."""
+
+    http_status = 200
+    reason = "ignored_event"

@@ -47,6 +47,9 @@ class Lead:
     country: str | None = None
     extras: list[Extra] = field(default_factory=list)
 
+    # The sending tool's own id for this submission, used to recognize re-deliveries.
+    sender_id: str | None = None
+
     def standard_fields(self) -> list[tuple[str, str]]:
         """Return the non-empty standard fields in PhoneBurner's order."""
         pairs = []

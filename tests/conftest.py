@@ -49,6 +49,16 @@ def build_app(document: dict[str, Any]):
     return app
 
 
+@pytest.fixture(autouse=True)
+def reset_relay_logger():
+    """Undo create_app's logging set-up, so one test's level cannot hide another's records."""
+    yield
+    logger = logging.getLogger("relay")
+    logger.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+
+
 @pytest.fixture
 def document() -> dict[str, Any]:
     return base_document()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from app.adapters.quirks import repair
 
 
 @dataclass
@@ -30,12 +32,16 @@ class FieldSet:
         self._loose: dict[str, str] = {}
 
     def add(self, key: str, value: str, label: str | None = None) -> None:
-        """Append a value to `key`, creating the field on first sight."""
+        """Append a value to `key`, creating the field on first sight.
+
+        Values and labels are repaired here (HTML entities, WordPress slashes),
+        so every adapter gets the same fixes.
+        """
         existing = self._fields.get(key)
         if existing is None:
-            existing = self._fields[key] = Field(key=key, label=label or key)
+            existing = self._fields[key] = Field(key=key, label=repair(label or key))
             self._loose.setdefault(loose_key(key), key)
-        existing.values.append(value)
+        existing.values.append(repair(value))
 
     def find(self, name: str) -> Field | None:
         """Return the field named `name`, compared exactly first, then loosely."""
@@ -76,6 +82,9 @@ class Adapter:
     # Glob patterns of transport fields that are never forwarded as extras.
     noise: ClassVar[tuple[str, ...]] = ()
 
+    # Whether the tool signs its webhooks, so a source may set auth = "signature".
+    signed: ClassVar[bool] = False
+
     def unwrap(self, document: Any, pairs: list[tuple[str, str]]) -> Unwrapped:
         """Return the flat fields of one request.
 
@@ -83,3 +92,15 @@ class Adapter:
         body's fields flattened to dotted keys in payload order.
         """
         raise NotImplementedError
+
+    def verify_signature(
+        self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
+    ) -> None:
+        """Raise Unauthorized unless the request carries the tool's valid signature.
+
+        `body` is the raw request body, `secrets` the source's signing secrets
+        (any one may match, for rotation), `tolerance` the allowed clock skew
+        in seconds for schemes that sign a timestamp, `now` the Unix time.
+        Malformed headers must raise Unauthorized, never anything else.
+        """
+        raise NotImplementedError(f"the {self.name} adapter has no signature scheme")

@@ -116,6 +116,8 @@ def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.C
         schema=table.get("schema"),
         auth=table["auth"],
         tokens=tuple(table["tokens"]),
+        signing_secrets=tuple(table.get("signing_secret", ())),
+        signature_tolerance=table["signature_tolerance"],
         allowed_origins=tuple(origin.rstrip("/") for origin in table["allowed_origins"]),
         extras_unmapped=extras_unmapped,
         fields=dict(table["fields_"]),
@@ -202,6 +204,13 @@ def _check_adapter(source: model.Source, key: str) -> list[str]:
 
     if source.adapter not in ADAPTERS:
         return [f"{key}.adapter: unknown adapter {source.adapter!r}; use one of: {', '.join(sorted(ADAPTERS))}"]
+
+    if source.auth == "signature" and not ADAPTERS[source.adapter].signed:
+        signed = sorted(name for name, adapter in ADAPTERS.items() if adapter.signed)
+        return [
+            f"{key}.auth: the {source.adapter} adapter checks no signature; "
+            f"use auth = \"token\", or one of these adapters: {', '.join(signed) or 'none yet'}"
+        ]
 
     if source.schema is None:
         return []

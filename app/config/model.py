@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 RESPONSE_MODES = ("api", "always_200", "redirect")
-AUTH_MODES = ("token", "none")
+AUTH_MODES = ("token", "signature", "none")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class Source:
     schema: str | None
     auth: str
     tokens: tuple[str, ...] = field(repr=False)
+    signing_secrets: tuple[str, ...] = field(repr=False)
+    signature_tolerance: float
     allowed_origins: tuple[str, ...]
     extras_unmapped: bool
     fields: dict[str, tuple[str, ...]]

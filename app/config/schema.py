@@ -23,14 +23,18 @@ MAPPABLE_FIELDS = (*STANDARD_FIELDS, "fullname")
 
 
 class NameList(fields.Field):
-    """One sender field name or a list of candidates, tried in order."""
+    """One string or a non-empty list of them: sender field candidates, or secrets."""
+
+    def __init__(self, *, what: str = "field name", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.what = what
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[str, ...]:
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or not names:
-            raise ValidationError("expected a field name or a non-empty list of field names")
+            raise ValidationError(f"expected a {self.what} or a non-empty list of them")
         if not all(isinstance(name, str) and name.strip() for name in names):
-            raise ValidationError("every field name must be a non-empty string")
+            raise ValidationError(f"every {self.what} must be a non-empty string")
         return tuple(name.strip() for name in names)
 
 
@@ -101,6 +105,8 @@ class SourceSchema(Schema):
         ),
         load_default=list,
     )
+    signing_secret = NameList(what="secret")
+    signature_tolerance = fields.Float(load_default=300.0, validate=validate.Range(min=1, max=86_400))
     allowed_origins = fields.List(fields.String(validate=_http_url), load_default=list)
     extras_unmapped = fields.Boolean()
     fields_ = fields.Dict(
@@ -124,6 +130,11 @@ class SourceSchema(Schema):
 
         if data["auth"] == "token" and not data["tokens"]:
             raise ValidationError("list at least one token, or set auth = \"none\" for a browser form", "tokens")
+        if data["auth"] == "signature" and "signing_secret" not in data:
+            raise ValidationError(
+                "auth = \"signature\" needs signing_secret = \"${SECRET_VARIABLE}\", the secret set in the tool",
+                "signing_secret",
+            )
         if data["auth"] == "none" and not data["allowed_origins"]:
             raise ValidationError(
                 "auth = \"none\" needs allowed_origins = [\"https://your-site.example\"]", "allowed_origins"

@@ -1,25 +1,39 @@
-"""Authenticate a sender before its body is read."""
+"""Authenticate a sender before its body is parsed."""
 
 from __future__ import annotations
 
 import hmac
+import time
 
 from flask import Request
 
+from app.adapters import Adapter
 from app.config.model import Source
 from app.errors import Unauthorized
 
 
-def authenticate(source: Source, request: Request) -> None:
-    """Raise Unauthorized unless the request carries one of the source's tokens.
+def authenticate(source: Source, adapter: Adapter, request: Request) -> None:
+    """Raise Unauthorized unless the request proves it comes from the source's sender.
 
-    A source with `auth = "none"` is a browser form: it accepts only requests
-    whose Origin, when the browser sends one, is in its allowed_origins.
+    "token" sources need one of their tokens; "signature" sources need the
+    tool's signature over the raw body; "none" sources are browser forms and
+    accept only requests whose Origin, when the browser sends one, is allowed.
     """
     if source.auth == "none":
         _check_origin(source, request)
-        return
+    elif source.auth == "signature":
+        adapter.verify_signature(
+            body=request.get_data(cache=True),
+            headers=request.headers,
+            secrets=source.signing_secrets,
+            tolerance=source.signature_tolerance,
+            now=time.time(),
+        )
+    else:
+        _check_token(source, request)
 
+
+def _check_token(source: Source, request: Request) -> None:
     presented = presented_token(request)
     if presented is None:
         raise Unauthorized(
