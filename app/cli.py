@@ -16,6 +16,16 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate the configuration file and print it, secrets masked")
     check.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
 
+    show = commands.add_parser(
+        "preview", help="show the lead and put_contact request a saved payload yields, without sending it"
+    )
+    show.add_argument("source", help="the source name, as in /v1/leads/<source>")
+    show.add_argument("file", help="the saved request body (.json, .form, .multipart.txt, or any with --content-type)")
+    show.add_argument("--content-type", help="the body's content type, when the file's ending does not tell it")
+    show.add_argument("--query", action="append", default=[], metavar="NAME=VALUE",
+                      help="a query parameter of the request, such as customer=acme (repeatable)")
+    show.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
+
     commands.add_parser(
         "simulator",
         help="run the PhoneBurner simulator (see: python -m app simulator --help)",
@@ -29,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return simulator_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "preview":
+        return run_preview(args)
     return check_config(args.config)
 
 
@@ -43,6 +55,23 @@ def check_config(path: str | None) -> int:
 
     print(describe(settings))
     return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    """Print what a saved payload would become; exit 1 when it cannot be read or mapped."""
+    from app.preview import load_payload, preview
+
+    try:
+        settings = load_settings(args.config or config_path())
+        payload = load_payload(args.file, args.content_type)
+        query = dict(item.partition("=")[::2] for item in args.query)
+        report = preview(settings, args.source, payload, query)
+    except (ConfigError, OSError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
+
+    print(report.text)
+    return 0 if report.deliverable else 1
 
 
 def describe(settings: Settings) -> str:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,9 +19,14 @@ ENVIRON = {
 }
 
 
-def test_check_config_prints_summary_masked(monkeypatch, capsys):
+@pytest.fixture
+def example_environ(monkeypatch):
+    """Set the variables the example configuration needs."""
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
+
+
+def test_check_config_prints_summary_masked(example_environ, capsys):
 
     status = main(["check-config", "--config", str(EXAMPLE)])
 
@@ -44,9 +51,7 @@ def test_check_config_fails_with_message(monkeypatch, capsys, tmp_path):
     assert "customers: missing" in error
 
 
-def test_check_config_uses_relay_config(monkeypatch, capsys):
-    for name, value in ENVIRON.items():
-        monkeypatch.setenv(name, value)
+def test_check_config_uses_relay_config(example_environ, monkeypatch):
     monkeypatch.setenv("RELAY_CONFIG", str(EXAMPLE))
 
     assert main(["check-config"]) == 0
@@ -63,3 +68,45 @@ def test_module_entry_point_runs():
 
     assert completed.returncode == 1
     assert "file not found" in completed.stderr
+
+
+def test_preview_shows_request_without_sending(example_environ, capsys):
+    fixture = ROOT / "tests" / "fixtures" / "payloads" / "html_form.form"
+
+    status = main(["preview", "acme-landing", str(fixture), "--config", str(EXAMPLE)])
+
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "key=REDACTED" in output
+    assert ENVIRON["PHONEBURNER_VENDOR_KEY"] not in output
+    assert "phone = '9495550181'" in output
+    assert "answer[0] = 'solar, battery'" in output
+    assert "nothing was sent." in output
+
+
+def test_preview_reports_rejected_lead(example_environ, capsys, tmp_path):
+    payload = tmp_path / "lead.json"
+    payload.write_text('{"first_name": "Ann", "email": "not-an-email"}')
+
+    status = main(["preview", "acme-landing", str(payload), "--config", str(EXAMPLE)])
+
+    assert status == 1
+    assert "rejected (422)" in capsys.readouterr().out
+
+
+def test_preview_multipart_fixture_reads_boundary(example_environ, capsys):
+    fixture = ROOT / "tests" / "fixtures" / "payloads" / "jotform.multipart.txt"
+
+    main(["preview", "acme-landing", str(fixture), "--config", str(EXAMPLE)])
+
+    assert "fields as unwrapped" in capsys.readouterr().out
+
+
+def test_preview_unknown_content_type_fails(example_environ, capsys, tmp_path):
+    payload = tmp_path / "lead.bin"
+    payload.write_bytes(b"x")
+
+    status = main(["preview", "acme-landing", str(payload), "--config", str(EXAMPLE)])
+
+    assert status == 1
+    assert "--content-type" in capsys.readouterr().err

@@ -34,7 +34,11 @@ def decode_base64(text: str) -> bytes:
 
 
 def require_match(expected: bytes, presented: list[bytes]) -> None:
-    """Raise Unauthorized unless one presented signature equals the expected one."""
+    """Raise Unauthorized unless `expected` equals one of `presented`.
+
+    The comparison is symmetric, so a single presented signature can also be
+    checked against one expected digest per signing secret.
+    """
     matched = False
     for candidate in presented:
         matched |= hmac.compare_digest(expected, candidate)
