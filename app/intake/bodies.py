@@ -16,6 +16,8 @@ from app.schemas.normalize import to_text
 
 ACCEPTED_TYPES = "application/json, application/x-www-form-urlencoded or multipart/form-data"
 
+_REPLACEMENT_UTF8 = "\ufffd".encode()
+
 
 @dataclass(frozen=True)
 class Body:
@@ -35,7 +37,7 @@ def read_body(request: Request, limits: Limits) -> Body:
     elif mimetype == "application/x-www-form-urlencoded":
         body = _read_urlencoded(request.get_data(cache=True), limits)
     elif mimetype == "multipart/form-data":
-        body = _read_multipart(request)
+        body = _read_multipart(request, request.get_data(cache=True))
     elif not mimetype:
         raise UnsupportedContentType(f"the Content-Type header is missing; send {ACCEPTED_TYPES}")
     else:
@@ -125,7 +127,7 @@ def _read_urlencoded(raw: bytes, limits: Limits) -> Body:
     return Body(kind="form", document=None, pairs=pairs)
 
 
-def _read_multipart(request: Request) -> Body:
+def _read_multipart(request: Request, raw: bytes) -> Body:
     if not request.mimetype_params.get("boundary"):
         raise BadBody("the multipart Content-Type has no boundary parameter")
 
@@ -136,8 +138,15 @@ def _read_multipart(request: Request) -> Body:
     except (BadRequest, ValueError) as error:
         raise BadBody(f"the multipart body is malformed: {error}") from None
 
-    # Uploaded files are not lead fields; their parts are skipped.
-    return Body(kind="multipart", document=None, pairs=list(form.items(multi=True)))
+    # Uploaded files are not lead fields, and a part without a name has no key.
+    pairs = [(key, value) for key, value in form.items(multi=True) if key]
+    if not pairs and not request.files and raw.strip():
+        raise BadBody("no fields found in the multipart body; check that the boundary matches the Content-Type")
+
+    # Werkzeug replaces undecodable bytes with U+FFFD; a sender that really typed one would send its UTF-8 bytes.
+    if _REPLACEMENT_UTF8 not in raw and any("\ufffd" in key + value for key, value in pairs):
+        raise BadBody("a multipart field is not valid UTF-8; send UTF-8")
+    return Body(kind="multipart", document=None, pairs=pairs)
 
 
 def _decode_utf8(raw: bytes) -> str:
