@@ -34,7 +34,7 @@ _MESSAGES: dict[ReplyClass, str] = {
     ReplyClass.CONFIG_FAULT: "PhoneBurner reported a configuration fault; the relay's operator must fix it",
     ReplyClass.UNRECOGNIZED: "PhoneBurner sent a reply the relay could not parse",
     ReplyClass.UNREACHABLE: "PhoneBurner could not be reached; retry later",
-    ReplyClass.AMBIGUOUS: "PhoneBurner did not answer in time; retry later",
+    ReplyClass.AMBIGUOUS: "the connection to PhoneBurner timed out or broke after the lead was sent; retry later",
     ReplyClass.UNAVAILABLE: "PhoneBurner is unavailable; retry later",
 }
 

@@ -115,17 +115,25 @@ class PhoneBurnerClient:
 
     def _send(self, url: str) -> tuple[Reply, str | None]:
         """Return the reply and, for a transport error, the exception's type name."""
+        # read_timeout bounds each socket read; the deadline bounds the whole body,
+        # so a server dripping one byte at a time cannot hold the sender for minutes.
+        deadline = time.monotonic() + sum(self._timeout)
         try:
-            response = self._session.get(
-                url, timeout=self._timeout, allow_redirects=False, stream=False
-            )
+            response = self._session.get(url, timeout=self._timeout, allow_redirects=False, stream=True)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             # The exception itself is dropped here: its message contains the URL.
             return classify_transport_error(error), type(error).__name__
 
-        reply = parse_reply(
-            status=response.status_code, body=response.content, headers=response.headers
-        )
+        # PhoneBurner has the request by now, so a failure reading the body is ambiguous.
+        try:
+            with response:
+                body = _read_body(response, deadline)
+        except (_DeadlineExceeded, urllib3.exceptions.ReadTimeoutError, TimeoutError) as error:
+            return _transport_reply(ReplyClass.AMBIGUOUS, "read_timeout"), type(error).__name__
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            return _transport_reply(ReplyClass.AMBIGUOUS, "incomplete_response"), type(error).__name__
+
+        reply = parse_reply(status=response.status_code, body=body, headers=response.headers)
         return reply, None
 
     def _scrub(self, excerpt: str | None) -> str | None:
@@ -154,6 +162,30 @@ class PhoneBurnerClient:
                 "dropped_extras": len(request.dropped),
             },
         )
+
+
+# A PhoneBurner reply is one short line; more than this is an error page at best.
+MAX_REPLY_BYTES = 64 * 1024
+
+
+class _DeadlineExceeded(Exception):
+    """The reply's body did not arrive within the connect and read timeouts together."""
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    # read1 returns whatever has arrived, so the deadline is checked between socket reads.
+    # NOTE: headers that drip in slowly are bounded only by read_timeout per socket read.
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_REPLY_BYTES:
+        if time.monotonic() > deadline:
+            raise _DeadlineExceeded
+        chunk = response.raw.read1(4096, decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:MAX_REPLY_BYTES]
 
 
 def classify_transport_error(error: Exception) -> Reply:

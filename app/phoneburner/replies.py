@@ -197,7 +197,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     if re.fullmatch(r"-?\d+(\.\d+)?", value):
-        return max(0.0, float(value))
+        return _clamp_retry_after(float(value))
 
     try:
         moment = parsedate_to_datetime(value)
@@ -207,7 +207,16 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         # RFC 9110 dates are always GMT; parsedate leaves "-0000" naive.
         moment = moment.replace(tzinfo=UTC)
     current = time.time() if now is None else now
-    return max(0.0, moment.timestamp() - current)
+    return _clamp_retry_after(moment.timestamp() - current)
+
+
+# A vendor asking for more than a day is treated as asking for a day.
+MAX_RETRY_AFTER = 86_400.0
+
+
+def _clamp_retry_after(seconds: float) -> float:
+    # float() turns hundreds of digits into inf, which min() also clamps.
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def make_excerpt(text: str) -> str | None:

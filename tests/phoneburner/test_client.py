@@ -94,7 +94,8 @@ def test_request_timeouts_as_tuple():
     deliver()
     sent = responses.calls[0].request.req_kwargs
     assert sent["timeout"] == (3.05, 10.0)
-    assert sent["stream"] is False
+    # Streaming lets the client stop a slow or huge body at its deadline and size cap.
+    assert sent["stream"] is True
 
 
 @responses.activate
@@ -391,3 +392,83 @@ def test_session_pool_size_invalid():
 def test_client_invalid_settings(overrides, message):
     with pytest.raises(ValueError, match=message):
         make_client(**overrides)
+
+
+# Slow and oversized replies
+
+
+@responses.activate
+def test_huge_reply_read_only_to_cap():
+    responses.add(responses.GET, BASE, body=SUCCESS + "\n" + "x" * 5_000_000)
+
+    delivery = deliver()
+
+    assert delivery.reply.reply_class is ReplyClass.DELIVERED
+
+
+def test_dripping_reply_stops_at_deadline():
+    import socket
+    import threading
+    import time as clock
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        try:
+            for _ in range(40):
+                connection.sendall(b"x")
+                clock.sleep(0.1)
+        except OSError:
+            pass
+        connection.close()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    client = make_client(url=f"http://127.0.0.1:{port}/put_contact", connect_timeout=0.2, read_timeout=0.5)
+
+    started = clock.monotonic()
+    delivery = deliver(client)
+    elapsed = clock.monotonic() - started
+
+    assert delivery.reply.reply_class is ReplyClass.AMBIGUOUS
+    assert delivery.reply.reason == "read_timeout"
+    # The drip would last four seconds; the deadline is under one.
+    assert elapsed < 3.0
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_stalled_body_is_ambiguous():
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    release = threading.Event()
+
+    def stall() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nSUCC")
+        release.wait(5)
+        connection.close()
+
+    thread = threading.Thread(target=stall, daemon=True)
+    thread.start()
+    client = make_client(url=f"http://127.0.0.1:{port}/put_contact", connect_timeout=0.2, read_timeout=0.3)
+
+    delivery = deliver(client)
+
+    release.set()
+    thread.join(timeout=5)
+    listener.close()
+    assert delivery.reply.reply_class is ReplyClass.AMBIGUOUS
+    assert delivery.reply.reason == "read_timeout"

@@ -144,8 +144,8 @@ def test_status_unavailable_retry_after_date():
 
 def test_status_unavailable_retry_after_future_date():
     reply = parse(b"", status=429, headers={"RETRY-AFTER": "Fri, 01 Jan 2100 00:00:00 GMT"})
-    assert reply.retry_after is not None
-    assert reply.retry_after > 365 * 24 * 3600
+    # Far dates are capped at one day.
+    assert reply.retry_after == 86_400.0
 
 
 @pytest.mark.parametrize(
@@ -261,3 +261,11 @@ def test_reply_class_values():
         "unavailable",
         "unrecognized",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("9" * 400, 86_400.0), ("251605884620", 86_400.0), ("-5", 0.0), ("86400", 86_400.0)],
+)
+def test_retry_after_clamped(value, expected):
+    assert parse_retry_after(value) == expected
