@@ -81,11 +81,10 @@ def describe(settings: Settings) -> str:
         f"configuration {settings.path}: OK",
         "",
         "phoneburner:",
-        f"  url              {phoneburner.url}",
+        f"  url              {_without_query(phoneburner.url)}",
         f"  vendor_key       {mask(phoneburner.vendor_key)}",
         f"  timeouts         connect {phoneburner.connect_timeout} s, read {phoneburner.read_timeout} s",
         f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
-        f"storage:           {settings.storage_url}",
         f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
         "",
         "customers:",
@@ -113,6 +112,11 @@ def describe(settings: Settings) -> str:
             f"    answers        {source.response_mode}",
         ]
     return "\n".join(lines)
+
+
+def _without_query(url: str) -> str:
+    # A query string could carry a secret; the configuration check rejects a key there.
+    return url.split("?", 1)[0] + ("?..." if "?" in url else "")
 
 
 def mask(secret: str | None) -> str:

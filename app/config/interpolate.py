@@ -20,26 +20,32 @@ class UnresolvedVariable(Exception):
         self.message = message
 
 
-def interpolate(document: Any, environ: Mapping[str, str] | None = None, path: str = "") -> Any:
-    """Return a copy of a parsed TOML document with every string interpolated."""
+def interpolate(
+    document: Any, environ: Mapping[str, str] | None = None, path: str = "", substituted: set[str] | None = None
+) -> Any:
+    """Return a copy of a parsed TOML document with every string interpolated.
+
+    Values taken from the environment are added to `substituted`, so error
+    messages can mask them: they are often secrets.
+    """
     environ = os.environ if environ is None else environ
 
     if isinstance(document, dict):
         return {
-            key: interpolate(value, environ, f"{path}.{key}" if path else key)
+            key: interpolate(value, environ, f"{path}.{key}" if path else key, substituted)
             for key, value in document.items()
         }
 
     if isinstance(document, list):
-        return [interpolate(item, environ, f"{path}[{index}]") for index, item in enumerate(document)]
+        return [interpolate(item, environ, f"{path}[{index}]", substituted) for index, item in enumerate(document)]
 
     if isinstance(document, str):
-        return interpolate_string(document, environ, path)
+        return interpolate_string(document, environ, path, substituted)
 
     return document
 
 
-def interpolate_string(text: str, environ: Mapping[str, str], path: str) -> str:
+def interpolate_string(text: str, environ: Mapping[str, str], path: str, substituted: set[str] | None = None) -> str:
     def replace(match: re.Match[str]) -> str:
         whole = match.group(0)
         if whole == "$${":
@@ -53,6 +59,8 @@ def interpolate_string(text: str, environ: Mapping[str, str], path: str) -> str:
 
         value = environ.get(name)
         if value is not None and value != "":
+            if substituted is not None:
+                substituted.add(value)
             return value
         if default is not None:
             return default

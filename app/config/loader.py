@@ -9,7 +9,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from marshmallow import Schema, ValidationError
 
@@ -22,9 +22,10 @@ DEFAULT_PATH = "config/relay.toml"
 class ConfigError(Exception):
     """The configuration file is unusable; each problem names the key and the fix."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], secrets: set[str] | None = None) -> None:
         self.path = path
-        self.problems = problems
+        self.problems = [_mask(problem, secrets or set()) for problem in problems]
+        problems = self.problems
         lines = "\n".join(f"  - {problem}" for problem in problems)
         super().__init__(f"invalid configuration in {path}:\n{lines}")
 
@@ -40,12 +41,16 @@ def load_settings(path: str | None = None, environ: Mapping[str, str] | None = N
     path = path or config_path(environ)
     document = _read_toml(path)
 
+    substituted: set[str] = set()
     try:
-        document = interpolate(document, environ)
+        document = interpolate(document, environ, substituted=substituted)
     except UnresolvedVariable as error:
         raise ConfigError(path, [f"{error.path}: {error.message}"]) from None
 
-    return parse_settings(document, path)
+    try:
+        return parse_settings(document, path)
+    except ConfigError as error:
+        raise ConfigError(path, error.problems, substituted | _secret_values(document)) from None
 
 
 def parse_settings(document: dict[str, Any], path: str = "<memory>") -> model.Settings:
@@ -57,13 +62,34 @@ def parse_settings(document: dict[str, Any], path: str = "<memory>") -> model.Se
     try:
         data = schema.SettingsSchema().load(document)
     except ValidationError as error:
-        raise ConfigError(path, _describe(error.messages)) from None
+        raise ConfigError(path, _describe(error.messages), _secret_values(document)) from None
 
     settings = _build(data, path)
     problems = _cross_check(settings)
     if problems:
-        raise ConfigError(path, problems)
+        raise ConfigError(path, problems, _secret_values(document))
     return settings
+
+
+def _secret_values(document: dict[str, Any]) -> set[str]:
+    """Collect the secrets a document holds, so no error message can echo them."""
+    values = [document.get("phoneburner", {}).get("vendor_key"), document.get("admin", {}).get("token")]
+    for source in document.get("sources", {}).values():
+        if isinstance(source, dict):
+            values += _as_list(source.get("tokens")) + _as_list(source.get("signing_secret"))
+    return {value for value in values if isinstance(value, str)}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _mask(problem: str, secrets: set[str]) -> str:
+    # Longest first, so a secret containing a shorter one is masked whole.
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 3:
+            problem = problem.replace(secret, "****")
+    return problem
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -78,6 +104,8 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(path, [f"cannot read the file: {error.strerror}"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, [f"not valid TOML: {error}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, [f"not UTF-8 text (byte {error.start}); save the file as UTF-8"]) from None
 
 
 def _build(data: dict[str, Any], path: str) -> model.Settings:
@@ -104,8 +132,9 @@ def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.C
     if leadstream is None and len(names) == 1 and names[0] in customers:
         leadstream = customers[names[0]].default_leadstream
 
-    # A tool's standard fields map by default, so its unmapped answers matter too.
-    extras_unmapped = table.get("extras_unmapped", table["adapter"] != "form" and not table["fields_"])
+    # With the adapter's default map, or a tool's envelope, every other answer is worth forwarding;
+    # a form source with its own field map forwards only what it maps unless it says otherwise.
+    extras_unmapped = table.get("extras_unmapped", table["adapter"] != "form" or not table["fields_"])
 
     return model.Source(
         name=name,
@@ -115,7 +144,8 @@ def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.C
         adapter=table["adapter"],
         schema=table.get("schema"),
         auth=table["auth"],
-        tokens=tuple(table["tokens"]),
+        # Senders' tokens are compared stripped, so a trailing newline from a secret file must go too.
+        tokens=tuple(token.strip() for token in table["tokens"]),
         signing_secrets=tuple(table.get("signing_secret", ())),
         signature_tolerance=table["signature_tolerance"],
         allowed_origins=tuple(origin.rstrip("/") for origin in table["allowed_origins"]),
@@ -139,10 +169,11 @@ def _cross_check(settings: model.Settings) -> list[str]:
 
 
 def _check_url(phoneburner: model.PhoneBurnerSettings) -> list[str]:
+    parts = urlsplit(phoneburner.url)
+    if "key" in parse_qs(parts.query):
+        return ["phoneburner.url: remove the key from the URL and set it in vendor_key, which is kept secret"]
     if phoneburner.allow_insecure_url:
         return []
-
-    parts = urlsplit(phoneburner.url)
     if parts.scheme != "https":
         return ["phoneburner.url: must use https://; set allow_insecure_url = true only for a local simulator"]
     if _is_local_host(parts.hostname or ""):
@@ -184,10 +215,11 @@ def _check_leadstreams(source: model.Source, customers: dict[str, model.Customer
     problems = []
     for customer in (customers[name] for name in source.customers):
         named = [source.leadstream] if source.leadstream else []
-        for stream in [*named, *source.leadstreams]:
+        for stream_key, stream in [*(("leadstream", name) for name in named),
+                                   *(("leadstreams", name) for name in source.leadstreams)]:
             if stream not in customer.leadstreams:
                 problems.append(
-                    f"{key}.leadstream: customer {customer.name!r} has no LeadStream {stream!r}; add it under "
+                    f"{key}.{stream_key}: customer {customer.name!r} has no LeadStream {stream!r}; add it under "
                     f"[customers.{customer.name}.leadstreams] or use one of: {', '.join(customer.leadstreams)}"
                 )
 
@@ -257,6 +289,8 @@ def _reword(message: str, path: str) -> str:
     if message == "Unknown field.":
         name = path.rsplit(".", 1)[-1]
         close = difflib.get_close_matches(name, _known_keys(), n=1)
+        if close and close[0] == name:
+            return "this key belongs in another table; move it, or remove it"
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown key{hint}; remove it or fix its spelling"
     if message == "Missing data for required field.":

@@ -157,10 +157,25 @@ class TestValidation:
 
         assert parse_settings(document).phoneburner.url.startswith("http://127.0.0.1")
 
-    def test_extras_unmapped_defaults_off_for_form(self):
+    def test_extras_unmapped_defaults_on_without_field_map(self):
         document = changed(sources__landing__extras_unmapped=None)
 
+        assert parse_settings(document).sources["landing"].extras_unmapped is True
+
+    def test_extras_unmapped_defaults_off_with_field_map(self):
+        document = changed(sources__landing__extras_unmapped=None, sources__landing__fields={"email": "mail"})
+
         assert parse_settings(document).sources["landing"].extras_unmapped is False
+
+    def test_tokens_stripped(self):
+        document = changed(sources__landing__tokens=[f"  {TOKEN}\n"])
+
+        assert parse_settings(document).sources["landing"].tokens == (TOKEN,)
+
+    def test_key_in_wrong_table_named(self):
+        problems = problems_of(changed(sources__landing__vendor_key="x" * 20))
+
+        assert any("belongs in another table" in problem for problem in problems)
 
 
 class TestFiles:
@@ -206,3 +221,38 @@ class TestFiles:
         with pytest.raises(ConfigError) as raised:
             load_settings(EXAMPLE, {"ACME_LANDING_TOKEN": "a" * 24, "ACME_ZAPIER_TOKEN": "b" * 24})
         assert "PHONEBURNER_VENDOR_KEY" in str(raised.value)
+
+
+class TestSecretsInErrors:
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [("${SECRET}", "phoneburner.url: invalid URL"), ("https://x.example/p", "sources.s: unknown customer")],
+    )
+    def test_value_from_environment_masked(self, tmp_path, url, expected):
+        path = tmp_path / "relay.toml"
+        path.write_text(
+            f'[phoneburner]\nurl = "{url}"\nvendor_key = "k"\n'
+            '[customers.a]\nuser_id = "1"\nleadstreams = {default = "Y"}\n'
+            '[sources.s]\ncustomer = "${SECRET}"\ntokens = ["' + "t" * 16 + '"]\n'
+        )
+
+        with pytest.raises(ConfigError) as raised:
+            load_settings(str(path), {"SECRET": "sekrit-value"})
+
+        message = str(raised.value)
+        assert "sekrit" not in message
+        assert expected in message
+
+    def test_vendor_key_in_url_rejected(self):
+        problems = problems_of(changed(phoneburner__url=f"https://x.example/put_contact?key={VENDOR_KEY}"))
+
+        assert any("remove the key from the URL" in problem for problem in problems)
+        assert all(VENDOR_KEY not in problem for problem in problems)
+
+    def test_non_utf8_file_named(self, tmp_path):
+        path = tmp_path / "latin1.toml"
+        path.write_bytes(b'[phoneburner]\nurl = "caf\xe9"\n')
+
+        with pytest.raises(ConfigError) as raised:
+            load_settings(str(path), {})
+        assert "not UTF-8" in str(raised.value)
