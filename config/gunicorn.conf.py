@@ -27,13 +27,10 @@ timeout = 30
 graceful_timeout = 30
 keepalive = 5
 
-# The access log leaves out the query string: it may carry a sender's token.
+# JSON access lines without query strings, which may carry a sender's token.
 accesslog = "-"
 errorlog = "-"
-access_log_format = (
-    '{"logger":"gunicorn.access","method":"%(m)s","path":"%(U)s","status":%(s)s,'
-    '"bytes":"%(B)s","duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}'
-)
+logger_class = "app.gunicorn_logging.RelayLogger"
 
 
 def on_starting(server):

@@ -56,7 +56,7 @@ def require_fresh(timestamp: float, *, now: float, tolerance: float) -> None:
 
 def parse_timestamp(text: str | None, *, milliseconds: bool = False) -> float:
     """Parse a Unix timestamp header, raising Unauthorized when missing or malformed."""
-    if not text or not text.strip().isdigit():
+    if not text or not text.strip().isascii() or not text.strip().isdigit():
         raise Unauthorized("missing or malformed signature timestamp")
     value = float(text.strip())
     return value / 1000 if milliseconds else value

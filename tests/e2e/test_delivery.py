@@ -91,3 +91,29 @@ def test_logs_carry_ids_and_no_secrets_or_personal_data(relay, simulator):
     assert checked[0]["status"] == "delivered"
     assert len(checked[0]["lead_id"]) == 32
     assert checked[0]["phoneburner_ms"] >= 0
+
+
+def send_raw(relay, data: bytes) -> bytes:
+    import socket
+
+    host, port = relay.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(data)
+        return connection.recv(65536)
+
+
+def test_malformed_request_line_keeps_token_out_of_logs(relay):
+    send_raw(relay, f"POST /v1/leads/form?token={TOKEN}\r\n\r\n".encode())
+    send_raw(relay, f"GET /v1/leads/form?token={TOKEN} HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".encode())
+
+    assert TOKEN not in relay.logs()
+
+
+def test_access_log_line_survives_control_characters(relay):
+    relay.post("form%0a%7b%22forged%22%3a1%7d", LEAD, FORM)
+
+    access_lines = [line for line in relay.logs().splitlines() if "gunicorn.access" in line]
+    assert access_lines
+    for line in access_lines:
+        assert json.loads(line)["logger"] == "gunicorn.access"
+    assert not any(line.startswith('{"forged"') for line in relay.logs().splitlines())
