@@ -30,6 +30,7 @@ class FieldSet:
     def __init__(self) -> None:
         self._fields: dict[str, Field] = {}
         self._loose: dict[str, str] = {}
+        self._aliases: dict[str, str | None] = {}
 
     def add(self, key: str, value: str, label: str | None = None) -> None:
         """Append a value to `key`, creating the field on first sight.
@@ -43,19 +44,39 @@ class FieldSet:
             self._loose.setdefault(loose_key(key), key)
         existing.values.append(repair(value))
 
+    def alias(self, name: str, key: str) -> None:
+        """Let `name` also find the field `key`, ranked below every real key.
+
+        Adapters use aliases for what a tool says about a field besides its
+        key: its type, its question, the last segment of a nested path. A
+        name given to two different fields finds neither, since guessing
+        between them could dial the wrong person.
+        """
+        folded = loose_key(name)
+        if not folded:
+            return
+        previous = self._aliases.get(folded, key)
+        self._aliases[folded] = key if previous == key else None
+
     def find(self, name: str) -> Field | None:
-        """Return the field named `name`, compared exactly first, then loosely."""
+        """Return the field named `name`: by exact key, then loose key, then alias."""
         found = self._fields.get(name)
-        if found is None:
-            original = self._loose.get(loose_key(name))
-            found = self._fields.get(original) if original is not None else None
-        return found
+        if found is not None or _NUMBERED.match(name):
+            # Numbered ids such as Gravity Forms' 1.3 match exactly, or 1.3 would find 13.
+            return found
+
+        folded = loose_key(name)
+        original = self._loose.get(folded) or self._aliases.get(folded)
+        return self._fields.get(original) if original is not None else None
 
     def __iter__(self) -> Iterator[Field]:
         return iter(self._fields.values())
 
     def __len__(self) -> int:
         return len(self._fields)
+
+
+_NUMBERED = re.compile(r"^[0-9][0-9.]*$")
 
 
 def loose_key(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.adapters import FieldSet
 from tests.adapters.harness import map_body, map_fixture
 
 
@@ -41,3 +42,42 @@ def test_big_integer_ids_kept_exact():
                     extras_unmapped=True)
 
     assert lead["extras"] == {"lead_ref": "123456789012345678901"}
+
+
+class TestFieldSetLookup:
+    def test_exact_key_beats_loose_and_alias(self):
+        fields = FieldSet()
+        fields.add("email", "a@example.com")
+        fields.add("E-Mail", "b@example.com")
+        fields.alias("email", "E-Mail")
+
+        assert fields.find("email").text == "a@example.com"
+
+    def test_loose_key_found(self):
+        fields = FieldSet()
+        fields.add("First Name", "Ann")
+
+        assert fields.find("first_name").text == "Ann"
+
+    def test_alias_found_below_keys(self):
+        fields = FieldSet()
+        fields.add("q_8f2a", "ann@example.com")
+        fields.alias("email", "q_8f2a")
+
+        assert fields.find("Email").key == "q_8f2a"
+
+    def test_ambiguous_alias_finds_nothing(self):
+        fields = FieldSet()
+        fields.add("lead__email", "a@example.com")
+        fields.add("owner__email", "o@example.com")
+        fields.alias("email", "lead__email")
+        fields.alias("email", "owner__email")
+
+        assert fields.find("email") is None
+
+    def test_numbered_ids_match_exactly(self):
+        fields = FieldSet()
+        fields.add("13", "thirteen")
+
+        assert fields.find("1.3") is None
+        assert fields.find("13").text == "thirteen"
