@@ -106,6 +106,10 @@ class Adapter:
     # Whether the tool signs its webhooks, so a source may set auth = "signature".
     signed: ClassVar[bool] = False
 
+    # Whether the signature covers the request's method and URL; verify_signature then
+    # also gets `method` and `url` keywords, the URL as the sender called it.
+    signs_url: ClassVar[bool] = False
+
     def unwrap(self, document: Any, pairs: list[tuple[str, str]]) -> Unwrapped:
         """Return the flat fields of one request.
 

@@ -119,6 +119,7 @@ def _build(data: dict[str, Any], path: str) -> model.Settings:
         phoneburner=data["phoneburner"],
         storage_url=data["storage"]["url"],
         admin_token=data["admin"].get("token"),
+        public_url=data["server"].get("public_url"),
         customers=customers,
         sources=sources,
         limits=data["limits"],

@@ -95,6 +95,7 @@ class Settings:
     phoneburner: PhoneBurnerSettings
     storage_url: str
     admin_token: str | None = field(repr=False)
+    public_url: str | None
     customers: dict[str, Customer]
     sources: dict[str, Source]
     limits: Limits

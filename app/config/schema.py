@@ -181,8 +181,13 @@ class AdminSchema(Schema):
     )
 
 
+class ServerSchema(Schema):
+    public_url = fields.String(validate=_http_url)
+
+
 class SettingsSchema(Schema):
     phoneburner = fields.Nested(PhoneBurnerSchema, required=True)
+    server = fields.Nested(ServerSchema)
     storage = fields.Nested(StorageSchema)
     admin = fields.Nested(AdminSchema)
     customers = fields.Dict(
@@ -201,4 +206,4 @@ class SettingsSchema(Schema):
     logging = fields.Nested(LoggingSchema)
 
 # Tables the loader fills in as empty when the file leaves them out, so their defaults apply.
-OPTIONAL_TABLES = ("storage", "admin", "limits", "logging")
+OPTIONAL_TABLES = ("server", "storage", "admin", "limits", "logging")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from flask import Request
+from flask import Request, current_app
 
 from app.adapters import Adapter
 from app.config.model import Source
@@ -22,15 +22,25 @@ def authenticate(source: Source, adapter: Adapter, request: Request) -> None:
     if source.auth == "none":
         _check_origin(source, request)
     elif source.auth == "signature":
+        signed_target = {"method": request.method, "url": public_url(request)} if adapter.signs_url else {}
         adapter.verify_signature(
             body=request.get_data(cache=True),
             headers=request.headers,
             secrets=source.signing_secrets,
             tolerance=source.signature_tolerance,
             now=time.time(),
+            **signed_target,
         )
     else:
         _check_token(source, request)
+
+
+def public_url(request: Request) -> str:
+    """Return the URL the sender called: the configured public base URL, else the request's own."""
+    base = current_app.extensions["relay"].settings.public_url
+    if base is None:
+        return request.url
+    return base.rstrip("/") + request.full_path.rstrip("?")
 
 
 def _check_token(source: Source, request: Request) -> None:
