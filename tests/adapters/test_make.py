@@ -1,0 +1,137 @@
+"""The Make adapter: the HTTP module's JSON, form and multipart bodies, nested keys, and delivery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.adapters.harness import map_body, source_document
+from tests.conftest import PB_URL, SUCCESS, TOKEN, build_app, sent_params
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+BOUNDARY = "----MakeBoundary7MA4YWxk"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+EMPTY_LEAD = {
+    "firstname": None, "lastname": None, "email": None, "phone": None, "address1": None,
+    "address2": None, "city": None, "state": None, "zip": None, "country": None,
+}
+
+
+def lead(extras: dict, **fields) -> dict:
+    return {**EMPTY_LEAD, **fields, "extras": extras, "sender_id": None}
+
+
+def multipart(parts: dict[str, str]) -> bytes:
+    lines = []
+    for name, value in parts.items():
+        lines += [f"--{BOUNDARY}", f'Content-Disposition: form-data; name="{name}"', "", value]
+    lines.append(f"--{BOUNDARY}--")
+    return "\r\n".join(lines).encode("utf-8")
+
+
+CASES = {
+    "nested json": (
+        json.dumps({
+            "contact": {
+                "firstName": "Marta", "lastName": "Ruiz", "email": "marta@example.com",
+                "phone": "+1 949 555 0181", "address": {"city": "Austin", "state": "TX", "zip": "73301"},
+            },
+            "answers": {"budget": "25k", "timeline": "Q3"},
+            "source": "facebook-lead-ads",
+        }),
+        JSON,
+        lead(
+            {"answers.budget": "25k", "answers.timeline": "Q3", "source": "facebook-lead-ads"},
+            firstname="Marta", lastname="Ruiz", email="marta@example.com", phone="+19495550181",
+            city="Austin", state="TX", zip="73301",
+        ),
+    ),
+    "sparse form": (
+        "email=solo%40example.com",
+        FORM,
+        lead({}, email="solo@example.com"),
+    ),
+    "multipart": (
+        multipart({"name": "Lee Park", "phone": "949-555-0182", "notes": "Ring after 6"}),
+        MULTIPART,
+        lead({"notes": "Ring after 6"}, firstname="Lee", lastname="Park", phone="+19495550182"),
+    ),
+    # Array items repeat their path end (`name`), so it matches neither. Plain lists join with ", ".
+    "nasty json": (
+        json.dumps({
+            "lead": {
+                "first_name": "Renée", "last_name": "D&#39;Arcy", "email": "renee+make@example.com",
+                "country": "Canada", "state": "Quebec", "phone": "514 555 0183",
+            },
+            "items": [{"name": "Heat pump", "qty": 1}, {"name": "Install", "qty": 2}],
+            "tags": ["vip", "", "returning"],
+            "crm_id": 98765432109876543210,
+            "consent": False,
+            "comment": None,
+            "note": "  Ça va &amp; merci  ",
+        }, ensure_ascii=False),
+        JSON,
+        lead(
+            {
+                "items.0.name": "Heat pump",
+                "items.0.qty": "1",
+                "items.1.name": "Install",
+                "items.1.qty": "2",
+                "tags": "vip, returning",
+                "crm_id": "98765432109876543210",
+                "consent": "false",
+                "note": "Ça va & merci",
+            },
+            firstname="Renée", lastname="D'Arcy", email="renee+make@example.com", phone="+15145550183",
+            state="QC", country="CA",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize(("raw", "content_type", "expected"), CASES.values(), ids=CASES.keys())
+def test_body_maps(raw, content_type, expected):
+    mapped = map_body("make", raw, content_type)
+
+    assert list(mapped.pop("extras").items()) == list(expected.pop("extras").items())
+    assert mapped == expected
+
+
+def test_ignore_drops_scenario_keys():
+    raw = json.dumps({"email": "x@example.com", "scenario": {"execution_id": "abc"}, "note": "hi"})
+
+    mapped = map_body("make", raw, JSON, ignore=["scenario.*"])
+
+    assert list(mapped["extras"].items()) == [("note", "hi")]
+
+
+def test_delivery_through_app(pb):
+    pb.get(PB_URL, body=SUCCESS)
+    raw, content_type, _ = CASES["nested json"]
+    client = build_app(source_document("make")).test_client()
+
+    response = client.post(
+        "/v1/leads/landing", data=raw, content_type=content_type, headers={"X-Relay-Token": TOKEN}
+    )
+
+    assert response.status_code == 201
+    assert sent_params(pb) == [
+        ("key", "vendor-key-for-tests-0001"),
+        ("user_id", "123456"),
+        ("cm_id", "YYYY"),
+        ("firstname", "Marta"),
+        ("lastname", "Ruiz"),
+        ("email", "marta@example.com"),
+        ("phone", "9495550181"),
+        ("city", "Austin"),
+        ("state", "TX"),
+        ("zip", "73301"),
+        ("question[0]", "answers.budget"),
+        ("answer[0]", "25k"),
+        ("question[1]", "answers.timeline"),
+        ("answer[1]", "Q3"),
+        ("question[2]", "source"),
+        ("answer[2]", "facebook-lead-ads"),
+    ]
