@@ -31,7 +31,7 @@ TRANSPORT_NOISE = (
 )
 
 # Modules of this package that hold helpers, not adapters.
-_HELPER_MODULES = {"base", "quirks", "signatures"}
+_HELPER_MODULES = {"base", "questions", "quirks", "signatures"}
 
 
 def _discover() -> dict[str, type[Adapter]]:
