@@ -50,6 +50,12 @@ response_mode = "always_200"
 customer = "broken"
 tokens = ["${{E2E_TOKEN}}"]
 
+[sources.typeform]
+customer = "acme"
+adapter = "typeform"
+auth = "signature"
+signing_secret = "fixture_typeform_secret"
+
 [sources.zapier-json]
 customer = "acme"
 tokens = ["${{E2E_TOKEN}}"]
@@ -66,6 +72,17 @@ city = "lead__address__city"
 state = "lead__address__state"
 zip = "lead__address__zip"
 """
+
+
+# One token-authenticated source per adapter, named after it.
+ADAPTER_SOURCES = ("zapier", "cf7", "unbounce", "jotform", "gravity_forms", "elementor", "webflow", "meta_lead_ads")
+
+
+def adapter_sources() -> str:
+    return "".join(
+        f'\n[sources.{name}]\ncustomer = "acme"\nadapter = "{name}"\ntokens = ["${{E2E_TOKEN}}"]\n'
+        for name in ADAPTER_SOURCES
+    )
 
 
 def free_port() -> int:
@@ -149,7 +166,7 @@ class Relay:
 def relay(simulator, tmp_path_factory):
     directory = tmp_path_factory.mktemp("relay")
     config = directory / "relay.toml"
-    config.write_text(FORM_CONFIG.format(sim_port=simulator.base.rsplit(":", 1)[1]))
+    config.write_text(FORM_CONFIG.format(sim_port=simulator.base.rsplit(":", 1)[1]) + adapter_sources())
     log_path = directory / "relay.log"
 
     port = free_port()
