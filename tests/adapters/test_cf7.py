@@ -7,36 +7,15 @@ import json
 import pytest
 
 from app.errors import BadBody
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, TOKEN, build_app, load_fixture, sent_params
+from tests.adapters.harness import app_client, assert_fixture_maps, assert_lead, lead, map_body, post_fixture
+from tests.conftest import PB_URL, SUCCESS, TOKEN, sent_params
 
 JSON = "application/json; charset=UTF-8"
 FORM = "application/x-www-form-urlencoded"
 
 
-def lead(*, extras=(), **standard):
-    """Return an expected lead: every standard field None unless given, extras in order."""
-    expected = dict.fromkeys(
-        ("firstname", "lastname", "email", "phone", "address1", "address2", "city", "state", "zip", "country")
-    )
-    expected.update(standard)
-    expected["extras"] = list(extras)
-    expected["sender_id"] = None
-    return expected
-
-
-def assert_lead(actual, expected):
-    expected = dict(expected)
-    assert list(actual.pop("extras").items()) == expected.pop("extras")
-    assert actual == expected
-
-
 def test_fixture_matches_expected():
-    actual, expected = map_fixture("cf7", "cf7_to_webhook")
-
-    assert actual.pop("sender_id") is None
-    assert list(actual.pop("extras").items()) == list(expected.pop("extras").items())
-    assert actual == expected
+    assert_fixture_maps("cf7", "cf7_to_webhook")
 
 
 # A form made of CF7's standard tags plus a checkbox, an acceptance box, a
@@ -160,13 +139,9 @@ def test_json_read_as_form_rejected():
 
 def test_fixture_reaches_phoneburner(pb):
     pb.get(PB_URL, body=SUCCESS)
-    raw, meta = load_fixture("cf7_to_webhook")
-    client = build_app(source_document("cf7")).test_client()
+    client = app_client("cf7")
 
-    response = client.post(
-        "/v1/leads/landing", data=raw, content_type=meta["content_type"],
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
+    response = post_fixture(client, "cf7_to_webhook", headers={"Authorization": f"Bearer {TOKEN}"})
 
     assert response.status_code == 201
     assert sent_params(pb) == [
@@ -192,7 +167,7 @@ def test_fixture_reaches_phoneburner(pb):
 
 
 def test_plain_text_template_gets_415(pb):
-    client = build_app(source_document("cf7")).test_client()
+    client = app_client("cf7")
 
     response = client.post(
         "/v1/leads/landing", data="name: [your-name]", content_type="text/plain; charset=UTF-8",

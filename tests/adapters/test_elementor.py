@@ -9,29 +9,12 @@ from urllib.parse import urlencode
 import pytest
 
 from app.errors import BadBody
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, TOKEN, build_app, sent_params
+from tests.adapters.harness import app_client, assert_fixture_maps, assert_lead, lead, map_body
+from tests.conftest import PB_URL, SUCCESS, TOKEN, sent_params
 
 FORM = "application/x-www-form-urlencoded; charset=UTF-8"
 NAME = "Ngozi Adébáyọ̀"
 LAST_NAME = unicodedata.normalize("NFC", "Adébáyọ̀")
-
-
-def lead(*, extras=(), **standard):
-    """Return an expected lead: every standard field None unless given, extras in order."""
-    expected = dict.fromkeys(
-        ("firstname", "lastname", "email", "phone", "address1", "address2", "city", "state", "zip", "country")
-    )
-    expected.update(standard)
-    expected["extras"] = list(extras)
-    expected["sender_id"] = None
-    return expected
-
-
-def assert_lead(actual, expected):
-    expected = dict(expected)
-    assert list(actual.pop("extras").items()) == expected.pop("extras")
-    assert actual == expected
 
 
 def advanced_field(field_id, field_type, title, value, *, raw_value=None, required=False):
@@ -197,11 +180,7 @@ def test_body_maps_to_lead(raw, content_type, expected):
 
 
 def test_fixture_matches_expected():
-    actual, expected = map_fixture("elementor", "elementor_pro_forms")
-
-    assert actual.pop("sender_id") is None
-    assert list(actual.pop("extras").items()) == list(expected.pop("extras").items())
-    assert actual == expected
+    assert_fixture_maps("elementor", "elementor_pro_forms")
 
 
 def test_type_candidate_in_source_fields():
@@ -233,7 +212,7 @@ def test_foreign_body_rejected(raw, content_type, message):
 
 def test_advanced_reaches_phoneburner_always_200(pb):
     pb.get(PB_URL, body=SUCCESS)
-    client = build_app(source_document("elementor", response_mode="always_200")).test_client()
+    client = app_client("elementor", response_mode="always_200")
 
     response = client.post(f"/v1/leads/landing?token={TOKEN}", data=ADVANCED, content_type=FORM)
 
@@ -258,7 +237,7 @@ def test_advanced_reaches_phoneburner_always_200(pb):
 
 
 def test_rejected_lead_answers_200(pb):
-    client = build_app(source_document("elementor", response_mode="always_200")).test_client()
+    client = app_client("elementor", response_mode="always_200")
 
     response = client.post(
         f"/v1/leads/landing?token={TOKEN}", data="Name=No+Contact&form_id=a1&form_name=F", content_type=FORM

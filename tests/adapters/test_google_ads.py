@@ -7,14 +7,10 @@ import json
 import pytest
 
 from app.errors import BadBody
-from tests.adapters.harness import map_body, source_document
-from tests.conftest import PB_URL, SUCCESS, build_app, sent_params
+from tests.adapters.harness import app_client, assert_lead, lead, map_body
+from tests.conftest import PB_URL, SUCCESS, sent_params
 
 KEY = "google-key-for-tests-0001"
-EMPTY_LEAD = {
-    "firstname": None, "lastname": None, "email": None, "phone": None, "address1": None,
-    "address2": None, "city": None, "state": None, "zip": None, "country": None,
-}
 LEAD_ID = "Cj0KCQjwit_8BRCoARIsAIx3Rj7g-AeL6z35IWb6VYiZUygtTfwD3hDlgSGmY-XTTlK3lfV1wcuIwIAaAmMxEALw_wcB"
 
 
@@ -57,16 +53,16 @@ CASES = {
             column("JOB_TITLE", "Rear Admiral", "Job Title"),
             column("what_is_your_monthly_budget?", "$500-$1,000", "What is your monthly budget?"),
         ]),
-        {
-            **EMPTY_LEAD, "firstname": "Grace", "lastname": "Hopper", "email": "grace@example.com",
-            "phone": "+19495550120", "city": "Irvine", "state": "CA", "zip": "92618", "country": "US",
-            "extras": {
+        lead(
+            {
                 "Company Name": "Navy Labs",
                 "Job Title": "Rear Admiral",
                 "What is your monthly budget?": "$500-$1,000",
             },
-            "sender_id": LEAD_ID,
-        },
+            sender_id=LEAD_ID,
+            firstname="Grace", lastname="Hopper", email="grace@example.com",
+            phone="+19495550120", city="Irvine", state="CA", zip="92618", country="US",
+        ),
     ),
     "test lead from the form builder": (
         webhook([
@@ -74,14 +70,14 @@ CASES = {
             column("PHONE_NUMBER", "1-650-555-0123", "User Phone"),
             column("EMAIL", "test@example.com", "User Email"),
         ], is_test=True, adgroup_id=0, creative_id=0),
-        {
-            **EMPTY_LEAD, "firstname": "FirstName", "lastname": "LastName", "email": "test@example.com",
-            "phone": "+16505550123", "extras": {"Test lead": "true"}, "sender_id": LEAD_ID,
-        },
+        lead(
+            {"Test lead": "true"}, sender_id=LEAD_ID,
+            firstname="FirstName", lastname="LastName", email="test@example.com", phone="+16505550123",
+        ),
     ),
     "sparse": (
         json.dumps({"lead_id": "lead-1", "google_key": KEY, "user_column_data": [column("EMAIL", "a@example.com")]}),
-        {**EMPTY_LEAD, "email": "a@example.com", "extras": {}, "sender_id": "lead-1"},
+        lead({}, sender_id="lead-1", email="a@example.com"),
     ),
     "nasty": (
         webhook(
@@ -102,16 +98,16 @@ CASES = {
             is_test="false",
             Google_key=KEY,
         ),
-        {
-            **EMPTY_LEAD, "firstname": "Zoë", "lastname": "Ñúñez-Ávila", "email": "zoe+ads@example.com",
-            "phone": "+442079460958", "address1": "1 Main St",
-            "extras": {
+        lead(
+            {
                 "preferred_time": "Mornings & evenings",
                 "Anything else?": "Line 1\nLine 2",
                 "AGE_RANGE": "35-44",
             },
-            "sender_id": "123456789012345678901",
-        },
+            sender_id="123456789012345678901",
+            firstname="Zoë", lastname="Ñúñez-Ávila", email="zoe+ads@example.com",
+            phone="+442079460958", address1="1 Main St",
+        ),
     ),
 }
 
@@ -122,8 +118,7 @@ def test_body_maps(name):
 
     mapped = map_body("google_ads", raw, "application/json")
 
-    assert list(mapped.pop("extras").items()) == list(expected["extras"].items())
-    assert mapped == {key: value for key, value in expected.items() if key != "extras"}
+    assert_lead(mapped, expected)
 
 
 def test_envelope_mappable_as_extra():
@@ -164,8 +159,7 @@ def test_foreign_body_rejected(raw, content_type, message):
 
 
 def keyed_app(keys=("older-google-key-0001", KEY), **changes):
-    document = source_document("google_ads", auth="signature", signing_secret=list(keys), **changes)
-    return build_app(document).test_client()
+    return app_client("google_ads", auth="signature", signing_secret=list(keys), **changes)
 
 
 def test_keyed_lead_delivered(pb):

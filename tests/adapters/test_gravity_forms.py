@@ -8,28 +8,11 @@ from urllib.parse import urlencode
 import pytest
 
 from app.errors import BadBody
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, TOKEN, auth, build_app, load_fixture, sent_params
+from tests.adapters.harness import app_client, assert_lead, lead, map_body, map_fixture, post_fixture
+from tests.conftest import PB_URL, SUCCESS, TOKEN, auth, load_fixture, sent_params
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
-
-
-def lead(*, extras=(), sender_id=None, **standard):
-    """Return an expected lead: every standard field None unless given, extras in order."""
-    expected = dict.fromkeys(
-        ("firstname", "lastname", "email", "phone", "address1", "address2", "city", "state", "zip", "country")
-    )
-    expected.update(standard)
-    expected["extras"] = list(extras)
-    expected["sender_id"] = sender_id
-    return expected
-
-
-def assert_lead(actual, expected):
-    expected = dict(expected)
-    assert list(actual.pop("extras").items()) == expected.pop("extras")
-    assert actual == expected
 
 
 def fixture_expected() -> dict:
@@ -239,12 +222,9 @@ def test_nested_body_rejected():
 
 def test_fixture_reaches_phoneburner(pb):
     pb.get(PB_URL, body=SUCCESS)
-    raw, meta = load_fixture("gravity_forms_webhooks")
-    app = build_app(source_document("gravity_forms"))
+    client = app_client("gravity_forms")
 
-    response = app.test_client().post(
-        "/v1/leads/landing", data=raw, content_type=meta["content_type"], headers=auth(TOKEN)
-    )
+    response = post_fixture(client, "gravity_forms_webhooks", headers=auth(TOKEN))
 
     assert response.status_code == 201
     message = dict(fixture_expected()["extras"])["8"]

@@ -7,8 +7,16 @@ import json
 import pytest
 
 from app.errors import BadBody
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, TOKEN, build_app, load_fixture, sent_params
+from tests.adapters.harness import (
+    app_client,
+    assert_fixture_maps,
+    assert_lead,
+    lead,
+    map_body,
+    multipart_body,
+    post_fixture,
+)
+from tests.conftest import PB_URL, SUCCESS, TOKEN, sent_params
 
 BOUNDARY = "------------------------RelayTestB0undary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -16,11 +24,7 @@ MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 
 def multipart(parts: list[tuple[str, str]]) -> bytes:
     """Return a multipart body with one text part per (name, value), as Jotform posts it."""
-    lines = []
-    for name, value in parts:
-        lines += [f"--{BOUNDARY}", f'Content-Disposition: form-data; name="{name}"', "", value]
-    lines.append(f"--{BOUNDARY}--")
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    return multipart_body(parts, BOUNDARY)
 
 
 def delivery(raw_request: str, *, submission_id: str = "6100000000000000042", **envelope: str) -> bytes:
@@ -43,29 +47,8 @@ def delivery(raw_request: str, *, submission_id: str = "6100000000000000042", **
     return multipart(list(parts.items()))
 
 
-def lead(*, extras=(), sender_id=None, **standard):
-    """Return an expected lead: every standard field None unless given, extras in order."""
-    expected = dict.fromkeys(
-        ("firstname", "lastname", "email", "phone", "address1", "address2", "city", "state", "zip", "country")
-    )
-    expected.update(standard)
-    expected["extras"] = list(extras)
-    expected["sender_id"] = sender_id
-    return expected
-
-
-def assert_lead(actual, expected):
-    expected = dict(expected)
-    assert list(actual.pop("extras").items()) == expected.pop("extras")
-    assert actual == expected
-
-
 def test_fixture_matches_expected():
-    actual, expected = map_fixture("jotform", "jotform")
-
-    assert actual.pop("sender_id") == "6100000000000000001"
-    assert list(actual.pop("extras").items()) == list(expected.pop("extras").items())
-    assert actual == expected
+    assert_fixture_maps("jotform", "jotform", sender_id="6100000000000000001")
 
 
 # Jotform's default elements with a Phone input mask ({"full"}), an address
@@ -242,12 +225,9 @@ def test_not_jotform_rejected(body):
 
 def test_fixture_reaches_phoneburner(pb):
     pb.get(PB_URL, body=SUCCESS)
-    raw, meta = load_fixture("jotform")
-    app = build_app(source_document("jotform"))
+    client = app_client("jotform")
 
-    response = app.test_client().post(
-        f"/v1/leads/landing?token={TOKEN}", data=raw, content_type=meta["content_type"]
-    )
+    response = post_fixture(client, "jotform", f"/v1/leads/landing?token={TOKEN}")
 
     assert response.status_code == 201
     assert sent_params(pb) == [

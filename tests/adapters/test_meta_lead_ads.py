@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 import pytest
 
 from app.errors import BadBody
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, build_app, load_fixture, sent_params
+from tests.adapters.harness import app_client, assert_fixture_maps, assert_lead, hmac_hex, lead, map_body
+from tests.conftest import PB_URL, SUCCESS, load_fixture, sent_params
 
 SECRET = "meta-app-secret-for-tests"
-EMPTY_LEAD = {
-    "firstname": None, "lastname": None, "email": None, "phone": None, "address1": None,
-    "address2": None, "city": None, "state": None, "zip": None, "country": None,
-}
 
 
 def lead_object(field_data: list, **changes) -> str:
@@ -56,21 +50,21 @@ CASES = {
             answer("company_name", "Engines Ltd"),
             answer("how_soon_do_you_want_to_install?", "within_3_months"),
         ], custom_disclaimer_responses=[{"checkbox_key": "tcpa_consent", "is_checked": "1"}]),
-        {
-            **EMPTY_LEAD, "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com",
-            "phone": "+19495550130", "address1": "12 Analytical Way", "city": "Irvine", "state": "CA",
-            "zip": "92618", "country": "US",
-            "extras": {
+        lead(
+            {
                 "company_name": "Engines Ltd",
                 "how_soon_do_you_want_to_install?": "within_3_months",
                 "tcpa_consent": "1",
             },
-            "sender_id": "1029384756102938476",
-        },
+            sender_id="1029384756102938476",
+            firstname="Ada", lastname="Lovelace", email="ada@example.com",
+            phone="+19495550130", address1="12 Analytical Way", city="Irvine", state="CA",
+            zip="92618", country="US",
+        ),
     ),
     "sparse": (
         json.dumps({"id": "5", "field_data": [answer("email", "only@example.com")]}),
-        {**EMPTY_LEAD, "email": "only@example.com", "extras": {}, "sender_id": "5"},
+        lead({}, sender_id="5", email="only@example.com"),
     ),
     "nasty": (
         '{"id": 1029384756102938477123, "created_time": "2025-03-14T18:20:00+0000", "field_data": ['
@@ -87,28 +81,24 @@ CASES = {
         '"custom_disclaimer_responses": [{"checkbox_key": "newsletter", "is_checked": true},'
         '{"checkbox_key": "", "is_checked": "1"}, "garbage"],'
         '"is_organic": true, "platform": "ig", "partner_name": null}',
-        {
-            **EMPTY_LEAD, "firstname": "José", "lastname": "Ñúñez-Ávila", "email": "jose+meta@example.com",
-            "phone": "+442079460958", "state": "ON", "zip": "SW1A 1AA",
-            "extras": {
+        lead(
+            {
                 "which_products_interest_you?": "solar, battery",
                 "comments": "Tom & Jerry\nsecond line",
                 "numeric_answer": "42",
                 "single_value": "not a list",
                 "newsletter": "true",
             },
-            "sender_id": "1029384756102938477123",
-        },
+            sender_id="1029384756102938477123",
+            firstname="José", lastname="Ñúñez-Ávila", email="jose+meta@example.com",
+            phone="+442079460958", state="ON", zip="SW1A 1AA",
+        ),
     ),
 }
 
 
 def test_fixture_matches_expected():
-    mapped, expected = map_fixture("meta_lead_ads", "facebook_lead_ads_graph_lead")
-
-    assert mapped.pop("sender_id") == "1029384756102938475"
-    assert list(mapped.pop("extras").items()) == list(expected.pop("extras").items())
-    assert mapped == expected
+    assert_fixture_maps("meta_lead_ads", "facebook_lead_ads_graph_lead", sender_id="1029384756102938475")
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -117,8 +107,7 @@ def test_body_maps(name):
 
     mapped = map_body("meta_lead_ads", raw, "application/json")
 
-    assert list(mapped.pop("extras").items()) == list(expected["extras"].items())
-    assert mapped == {key: value for key, value in expected.items() if key != "extras"}
+    assert_lead(mapped, expected)
 
 
 def test_envelope_mappable_as_extra():
@@ -159,11 +148,11 @@ def test_foreign_body_rejected(raw, content_type, message):
 
 
 def signed_app(secrets=("older-app-secret-0001", SECRET)):
-    return build_app(source_document("meta_lead_ads", auth="signature", signing_secret=list(secrets))).test_client()
+    return app_client("meta_lead_ads", auth="signature", signing_secret=list(secrets))
 
 
 def sign(body: bytes, secret: str = SECRET, algorithm: str = "sha256") -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, getattr(hashlib, algorithm)).hexdigest()
+    digest = hmac_hex(secret, body, algorithm)
     header = "X-Hub-Signature-256" if algorithm == "sha256" else "X-Hub-Signature"
     return {header: f"{algorithm}={digest}"}
 

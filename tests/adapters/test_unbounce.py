@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import pytest
 
 from app.errors import BadBody
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, TOKEN, build_app, load_fixture, sent_params
+from tests.adapters.harness import app_client, assert_fixture_maps, assert_lead, lead, map_body, post_fixture
+from tests.conftest import PB_URL, SUCCESS, TOKEN, sent_params
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -28,10 +28,6 @@ TRANSPORT = {
     "page_url": ["https://get.example.com/quote/"],
     "page_name": ["Quote LP"],
 }
-EMPTY_LEAD = {
-    "firstname": None, "lastname": None, "email": None, "phone": None, "address1": None,
-    "address2": None, "city": None, "state": None, "zip": None, "country": None,
-}
 
 
 def form_body(answers: dict, data_json: str | None = None) -> str:
@@ -40,16 +36,8 @@ def form_body(answers: dict, data_json: str | None = None) -> str:
     return urlencode({**PAGE, "data.json": data, "data.xml": "<form_data></form_data>"})
 
 
-def lead(extras: dict, **fields) -> dict:
-    return {**EMPTY_LEAD, **fields, "extras": extras, "sender_id": None}
-
-
 def test_fixture_maps_without_config():
-    mapped, expected = map_fixture("unbounce", "unbounce")
-
-    assert mapped.pop("sender_id") is None
-    assert list(mapped.pop("extras").items()) == list(expected.pop("extras").items())
-    assert mapped == expected
+    assert_fixture_maps("unbounce", "unbounce")
 
 
 CASES = {
@@ -120,8 +108,7 @@ CASES = {
 def test_body_maps(raw, content_type, expected):
     mapped = map_body("unbounce", raw, content_type)
 
-    assert list(mapped.pop("extras").items()) == list(expected.pop("extras").items())
-    assert mapped == expected
+    assert_lead(mapped, expected)
 
 
 BAD_BODIES = {
@@ -149,10 +136,9 @@ def test_page_fields_usable_as_extras():
 
 def test_delivery_through_app(pb):
     pb.get(PB_URL, body=SUCCESS)
-    raw, meta = load_fixture("unbounce")
-    client = build_app(source_document("unbounce", response_mode="always_200")).test_client()
+    client = app_client("unbounce", response_mode="always_200")
 
-    response = client.post(f"/v1/leads/landing?token={TOKEN}", data=raw, content_type=meta["content_type"])
+    response = post_fixture(client, "unbounce", f"/v1/leads/landing?token={TOKEN}")
 
     assert response.status_code == 200
     assert response.get_json()["status"] == "delivered"

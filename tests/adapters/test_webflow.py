@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 import pytest
 
 from app.errors import BadBody, IgnoredEvent
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, TOKEN, build_app, load_fixture, sent_params
+from tests.adapters.harness import NOW, app_client, assert_fixture_maps, assert_lead, hmac_hex, lead, map_body
+from tests.conftest import PB_URL, SUCCESS, TOKEN, load_fixture, sent_params
 
 SECRET = "fixture_webflow_secret"
-NOW = 1741976400  # 2025-03-14T18:20:00Z, the fixture's signed timestamp
 STAMP = str(NOW * 1000)
-EMPTY_LEAD = {
-    "firstname": None, "lastname": None, "email": None, "phone": None, "address1": None,
-    "address2": None, "city": None, "state": None, "zip": None, "country": None,
-}
+SUBMISSION_ID = "6321ca84df3949bfc6752327"
 
 
 def submission(data: dict, **payload_changes) -> str:
@@ -28,16 +22,12 @@ def submission(data: dict, **payload_changes) -> str:
         "data": data,
         "schema": [{"fieldName": name, "fieldType": "FormTextInput"} for name in data],
         "submittedAt": "2025-03-14T18:19:58.117Z",
-        "id": "6321ca84df3949bfc6752327",
+        "id": SUBMISSION_ID,
         "formId": "65429eadebe8a9f3a30f62d0",
         "formElementId": "4e038d2c-6a1e-4953-7be9-a59a2b453177",
     }
     payload.update(payload_changes)
     return json.dumps({"triggerType": "form_submission", "payload": payload}, ensure_ascii=False)
-
-
-def lead(extras: dict, sender_id: str | None = "6321ca84df3949bfc6752327", **fields) -> dict:
-    return {**EMPTY_LEAD, **fields, "extras": extras, "sender_id": sender_id}
 
 
 CASES = {
@@ -48,6 +38,7 @@ CASES = {
         }),
         lead(
             {"Message": "Call me\nafter 5", "Budget": "10k-50k"},
+            sender_id=SUBMISSION_ID,
             firstname="Zaphod", lastname="Beeblebrox", email="zaphod@example.com", phone="+19495550100",
         ),
     ),
@@ -82,6 +73,7 @@ CASES = {
                 "id": "visitor-field-called-id",
                 "name": "lower-case name field",
             },
+            sender_id=SUBMISSION_ID,
             firstname="Zoë", lastname="O'Brien-Ñúñez", email="zoe+leads@example.com", phone="+19495550101",
             address1="1 Main St", address2="Apt 4", zip="92618-1234", country="US",
         ),
@@ -103,11 +95,7 @@ CASES = {
 
 
 def test_fixture_matches_expected():
-    mapped, expected = map_fixture("webflow", "webflow_form_submission")
-
-    assert mapped.pop("sender_id") == "67d4f1a2b3c4d5e6f7a8b9d1"
-    assert list(mapped.pop("extras").items()) == list(expected.pop("extras").items())
-    assert mapped == expected
+    assert_fixture_maps("webflow", "webflow_form_submission", sender_id="67d4f1a2b3c4d5e6f7a8b9d1")
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -116,8 +104,7 @@ def test_body_maps(name):
 
     mapped = map_body("webflow", raw, "application/json")
 
-    assert list(mapped.pop("extras").items()) == list(expected["extras"].items())
-    assert mapped == {key: value for key, value in expected.items() if key != "extras"}
+    assert_lead(mapped, expected)
 
 
 def test_envelope_mappable_as_extra():
@@ -155,17 +142,12 @@ def test_foreign_body_rejected(raw, content_type, message):
 
 
 def signed_app(secrets=("old-secret-for-rotation", SECRET)):
-    return build_app(source_document("webflow", auth="signature", signing_secret=list(secrets))).test_client()
+    return app_client("webflow", auth="signature", signing_secret=list(secrets))
 
 
 def sign(body: bytes, stamp: str = STAMP, secret: str = SECRET) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    digest = hmac_hex(secret, stamp.encode() + b":" + body)
     return {"x-webflow-timestamp": stamp, "x-webflow-signature": digest}
-
-
-@pytest.fixture
-def frozen(monkeypatch):
-    monkeypatch.setattr("app.intake.auth.time.time", lambda: float(NOW))
 
 
 def test_signed_fixture_delivered(frozen, pb):
@@ -187,7 +169,7 @@ def test_signed_fixture_delivered(frozen, pb):
 def test_token_source_delivers(pb):
     pb.get(PB_URL, body=SUCCESS)
     raw = submission({"Name": "Ana Lima", "Email": "ana@example.com", "Phone": "+44 20 7946 0958"})
-    client = build_app(source_document("webflow")).test_client()
+    client = app_client("webflow")
 
     response = client.post(f"/v1/leads/landing?token={TOKEN}", data=raw, content_type="application/json")
 

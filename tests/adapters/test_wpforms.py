@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import pytest
 
-from tests.adapters.harness import map_body, source_document
-from tests.conftest import PB_URL, SUCCESS, build_app, sent_params
+from tests.adapters.harness import NOW, app_client, assert_lead, hmac_hex, lead, map_body
+from tests.conftest import PB_URL, SUCCESS, sent_params
 
 JSON = "application/json; charset=utf-8"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 SECRET = "wpforms-webhook-secret-for-tests"
 OLD_SECRET = "wpforms-webhook-secret-being-rotated"
-NOW = 1_741_976_400
-
-
-def lead(*, extras=(), sender_id=None, **standard):
-    """Return an expected lead: every standard field None unless given, extras in order."""
-    expected = dict.fromkeys(
-        ("firstname", "lastname", "email", "phone", "address1", "address2", "city", "state", "zip", "country")
-    )
-    expected.update(standard)
-    expected["extras"] = list(extras)
-    expected["sender_id"] = sender_id
-    return expected
-
-
-def assert_lead(actual, expected):
-    expected = dict(expected)
-    assert list(actual.pop("extras").items()) == expected.pop("extras")
-    assert actual == expected
 
 
 # A Request Body the site owner mapped: a Name field, Email, Phone, an
@@ -133,15 +112,13 @@ def test_variant_maps(case):
 
 
 def sign(body: bytes, *, timestamp: int = NOW, secret: str = SECRET) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    digest = hmac_hex(secret, f"{timestamp}.".encode() + body)
     return {"X-WPForms-Webhook-Signature": f"t={timestamp},v={digest}", "X-WPForms-Webhook-Id": "1"}
 
 
 @pytest.fixture
-def signed_client(monkeypatch, pb):
-    monkeypatch.setattr("app.intake.auth.time.time", lambda: NOW)
-    document = source_document("wpforms", auth="signature", signing_secret=[OLD_SECRET, SECRET])
-    return build_app(document).test_client()
+def signed_client(frozen, pb):
+    return app_client("wpforms", auth="signature", signing_secret=[OLD_SECRET, SECRET])
 
 
 @pytest.mark.parametrize("secret", [SECRET, OLD_SECRET], ids=["current", "rotated"])

@@ -7,28 +7,16 @@ import json
 import pytest
 
 from app.adapters.zapier import path_fields
-from tests.adapters.harness import map_body, map_fixture, source_document
-from tests.conftest import PB_URL, SUCCESS, TOKEN, build_app, load_fixture, sent_params
+from tests.adapters.harness import app_client, assert_fixture_maps, assert_lead, lead, map_body, post_fixture
+from tests.conftest import PB_URL, SUCCESS, TOKEN, sent_params
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
-EMPTY_LEAD = {
-    "firstname": None, "lastname": None, "email": None, "phone": None, "address1": None,
-    "address2": None, "city": None, "state": None, "zip": None, "country": None,
-}
-
-
-def lead(extras: dict, **fields) -> dict:
-    return {**EMPTY_LEAD, **fields, "extras": extras, "sender_id": None}
 
 
 @pytest.mark.parametrize("name", ["zapier_webhooks_post", "zapier_webhooks_post_json"])
 def test_fixture_maps_without_config(name):
-    mapped, expected = map_fixture("zapier", name)
-
-    assert mapped.pop("sender_id") is None
-    assert list(mapped.pop("extras").items()) == list(expected.pop("extras").items())
-    assert mapped == expected
+    assert_fixture_maps("zapier", name)
 
 
 CASES = {
@@ -101,8 +89,7 @@ CASES = {
 def test_body_maps(raw, content_type, expected):
     mapped = map_body("zapier", raw, content_type)
 
-    assert list(mapped.pop("extras").items()) == list(expected.pop("extras").items())
-    assert mapped == expected
+    assert_lead(mapped, expected)
 
 
 def test_fields_config_picks_ambiguous_key():
@@ -131,12 +118,10 @@ def test_suffix_finds_longer_path():
 
 def test_delivery_through_app(pb):
     pb.get(PB_URL, body=SUCCESS)
-    raw, meta = load_fixture("zapier_webhooks_post_json")
-    client = build_app(source_document("zapier")).test_client()
+    client = app_client("zapier")
 
-    response = client.post(
-        "/v1/leads/landing", data=raw, content_type=meta["content_type"],
-        headers={"Authorization": f"Bearer {TOKEN}", "User-Agent": "Zapier"},
+    response = post_fixture(
+        client, "zapier_webhooks_post_json", headers={"Authorization": f"Bearer {TOKEN}", "User-Agent": "Zapier"}
     )
 
     assert response.status_code == 201
