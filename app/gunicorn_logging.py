@@ -48,7 +48,8 @@ class RelayLogger(Logger):
             "logger": "gunicorn.access",
             "method": req.method,
             "path": req.path[:MAX_PATH_CHARS],
-            "status": resp.status_code,
+            # Gunicorn's own error responses carry only the status line.
+            "status": getattr(resp, "status_code", None) or str(getattr(resp, "status", "")).split(" ")[0],
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(duration_ms, 1),
             "request_id": dict(resp.headers).get("X-Request-Id"),

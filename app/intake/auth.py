@@ -37,10 +37,10 @@ def authenticate(source: Source, adapter: Adapter, request: Request) -> None:
 
 def public_url(request: Request) -> str:
     """Return the URL the sender called: the configured public base URL, else the request's own."""
-    base = current_app.extensions["relay"].settings.public_url
-    if base is None:
-        return request.url
-    return base.rstrip("/") + request.full_path.rstrip("?")
+    # The raw target keeps the sender's percent-escapes, which werkzeug's decoded URL loses.
+    target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path.rstrip("?")
+    base = current_app.extensions["relay"].settings.public_url or request.host_url
+    return base.rstrip("/") + target
 
 
 def _check_token(source: Source, request: Request) -> None:

@@ -79,7 +79,10 @@ class SourceSchema(Schema):
                 mapped.origins[name] = found.key
                 used.add(found.key)
 
-        self._split_full_name(mapped)
+        if not self._split_full_name(mapped):
+            # A full name next to first and last names is kept as an answer, not dropped.
+            used.discard(mapped.origins.pop("fullname", None) or "")
+        mapped.values.pop("fullname", None)
 
         for label, candidates in self.source.extras.items():
             found = _first_present(fields, candidates)
@@ -91,17 +94,19 @@ class SourceSchema(Schema):
             mapped.extras += [(item.label, item.text) for item in fields if self._is_unmapped(item.key, used)]
         return mapped
 
-    def _split_full_name(self, mapped: Mapped) -> None:
-        full_name = mapped.values.pop("fullname", None)
-        origin = mapped.origins.pop("fullname", None)
+    def _split_full_name(self, mapped: Mapped) -> bool:
+        """Fill first and last name from the full name when both are missing; return whether it did."""
+        full_name = mapped.values.get("fullname")
         if full_name is None or "firstname" in mapped.values or "lastname" in mapped.values:
-            return
+            return False
 
+        origin = mapped.origins.pop("fullname", None)
         first, last = normalize.split_full_name(full_name)
         for name, part in (("firstname", first), ("lastname", last)):
             if part:
                 mapped.values[name] = part
                 mapped.origins[name] = origin or "fullname"
+        return True
 
     def _is_unmapped(self, key: str, used: set[str]) -> bool:
         if key in used:

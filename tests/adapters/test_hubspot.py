@@ -343,3 +343,13 @@ def test_verify_signature_with_url():
 
     adapter.verify_signature(body=BODY, headers=sign(), secrets=(SECRET,), tolerance=300, now=NOW_MS / 1000,
                              url=URL, method="POST")
+
+
+def test_signature_keeps_percent_escapes(monkeypatch, pb):
+    pb.get(PB_URL, body=SUCCESS)
+    client = relay_client(monkeypatch, server={"public_url": "https://relay.example.com"})
+    target = "/v1/leads/landing?n=%C3%A9"
+
+    response = client.post(target, data=RELAY_BODY, headers=relay_headers("https://relay.example.com" + target))
+
+    assert response.status_code == 201

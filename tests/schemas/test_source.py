@@ -59,13 +59,14 @@ def test_full_name_split_when_parts_missing():
     assert lead.lastname == "O'Brien-Smith"
 
 
-def test_full_name_ignored_when_parts_present():
+def test_full_name_kept_as_extra_when_parts_present():
     lead = schema_for().load_lead(
         fields_of(("name", "Someone Else"), ("first_name", "Ann"), ("email", "a@example.com"))
     )
 
     assert lead.firstname == "Ann"
     assert lead.lastname is None
+    assert lead.extras == [Extra("name", "Someone Else")]
 
 
 def test_explicit_extras_first_then_unmapped_in_order():
