@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.config import ConfigError, Settings, config_path, load_settings
+from app.config import ConfigError, Settings, Source, config_path, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,17 @@ def main(argv: list[str] | None = None) -> int:
                       help="a query parameter of the request, such as customer=acme (repeatable)")
     show.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
 
+    migrate = commands.add_parser("migrate", help="create or upgrade the store's tables")
+    migrate.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
+
+    worker = commands.add_parser("worker", help="deliver queued leads, retrying on PhoneBurner's failures")
+    worker.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
+    worker.add_argument("--once", action="store_true", help="attempt the leads due now, then exit")
+
+    from app.cli_leads import add_commands
+
+    add_commands(commands)
+
     commands.add_parser(
         "simulator",
         help="run the PhoneBurner simulator (see: python -m app simulator --help)",
@@ -41,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "preview":
         return run_preview(args)
+    if args.command == "migrate":
+        return run_migrate(args)
+    if args.command == "worker":
+        return run_worker(args)
+    if args.command in ("leads", "customers"):
+        from app.cli_leads import run
+
+        return run(args)
     return check_config(args.config)
 
 
@@ -74,6 +93,60 @@ def run_preview(args: argparse.Namespace) -> int:
     return 0 if report.deliverable else 1
 
 
+def load_or_exit(path: str | None) -> Settings:
+    """Load the settings, or print the configuration error and exit with status 1."""
+    try:
+        return load_settings(path or config_path())
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Apply the store's migrations."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.store.engine import make_engine, migrate
+
+    settings = load_or_exit(args.config)
+    engine = make_engine(settings.storage.url)
+    try:
+        migrate(engine)
+    except SQLAlchemyError as error:
+        print(f"migration failed on {engine.url.render_as_string()}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"store {engine.url.render_as_string()} is up to date")
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run the delivery worker until SIGTERM or SIGINT, or once with --once."""
+    from app import logs, services
+    from app.delivery import Deliverer
+    from app.worker import Worker
+
+    settings = load_or_exit(args.config)
+    logs.configure_logging(level=settings.logging.level, format=settings.logging.format,
+                           secrets=[settings.phoneburner.vendor_key])
+    concurrency = settings.delivery.worker_concurrency
+    store = services.build_store(settings, connections=concurrency)
+    client = services.build_client(settings, size=concurrency)
+    worker = Worker(
+        store,
+        Deliverer(settings, store, client),
+        lease=settings.lease_seconds,
+        concurrency=concurrency,
+        poll_interval=settings.delivery.poll_interval,
+    )
+    if args.once:
+        worker.run_once()
+    else:
+        worker.run()
+    return 0
+
+
 def describe(settings: Settings) -> str:
     """Summarize the settings for a person, every secret masked."""
     phoneburner = settings.phoneburner
@@ -98,8 +171,7 @@ def describe(settings: Settings) -> str:
         leadstream = source.leadstream or "chosen per request"
         if source.leadstreams:
             leadstream += f" (request may choose: {', '.join(source.leadstreams)})"
-        credentials = f"{len(source.tokens)} token(s) {', '.join(mask(token) for token in source.tokens)}"
-        auth = credentials if source.auth == "token" else f"none, origins {', '.join(source.allowed_origins)}"
+        auth = _describe_auth(source)
         lines += [
             f"  {source.name}: POST /v1/leads/{source.name}",
             f"    customer(s)    {', '.join(source.customers)}",
@@ -112,6 +184,15 @@ def describe(settings: Settings) -> str:
             f"    answers        {source.response_mode}",
         ]
     return "\n".join(lines)
+
+
+def _describe_auth(source: Source) -> str:
+    if source.auth == "token":
+        return f"{len(source.tokens)} token(s) {', '.join(mask(token) for token in source.tokens)}"
+    if source.auth == "signature":
+        secrets = ", ".join(mask(secret) for secret in source.signing_secrets)
+        return f"the {source.adapter} signature, {len(source.signing_secrets)} secret(s) {secrets}"
+    return f"none, origins {', '.join(source.allowed_origins)}"
 
 
 def _without_query(url: str) -> str:

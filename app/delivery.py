@@ -1,86 +1,172 @@
-"""Deliver a lead to PhoneBurner and turn the reply into the lead's status."""
+"""Attempts: send a claimed lead to PhoneBurner, store the attempt, move the lead on."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from app.breaker import CircuitBreaker
+from app.config.model import Settings
 from app.leads import Lead
-from app.phoneburner.client import PhoneBurnerClient
+from app.phoneburner.client import Delivery, PhoneBurnerClient
 from app.phoneburner.query import UrlTooLong
 from app.phoneburner.replies import Reply, ReplyClass
-from app.routing import Destination
+from app.retries import retry_delay
+from app.store.repository import Claim, Store
 
 log = logging.getLogger("relay.delivery")
 
-# What the sender should do next, by reply class: the lead's status and the HTTP code.
-# NOTE: without durable storage a retryable failure returns 503, so the sender
-# keeps the lead and retries; an ambiguous attempt may then reach PhoneBurner twice.
-_STATUS_BY_CLASS: dict[ReplyClass, tuple[str, int]] = {
-    ReplyClass.DELIVERED: ("delivered", 201),
-    ReplyClass.DUPLICATE: ("duplicate", 409),
-    ReplyClass.LEAD_REJECTED: ("rejected", 422),
-    ReplyClass.CONFIG_FAULT: ("failed", 502),
-    ReplyClass.UNRECOGNIZED: ("failed", 502),
-    ReplyClass.UNREACHABLE: ("failed", 503),
-    ReplyClass.AMBIGUOUS: ("failed", 503),
-    ReplyClass.UNAVAILABLE: ("failed", 503),
-}
-
-_MESSAGES: dict[ReplyClass, str] = {
-    ReplyClass.DELIVERED: "PhoneBurner accepted the lead",
-    ReplyClass.DUPLICATE: "PhoneBurner already has a contact with this email address",
-    ReplyClass.LEAD_REJECTED: "PhoneBurner rejected the lead",
-    ReplyClass.CONFIG_FAULT: "PhoneBurner reported a configuration fault; the relay's operator must fix it",
-    ReplyClass.UNRECOGNIZED: "PhoneBurner sent a reply the relay could not parse",
-    ReplyClass.UNREACHABLE: "PhoneBurner could not be reached; retry later",
-    ReplyClass.AMBIGUOUS: "the connection to PhoneBurner timed out or broke after the lead was sent; retry later",
-    ReplyClass.UNAVAILABLE: "PhoneBurner is unavailable; retry later",
-}
-
-# Retry-After for a sender when PhoneBurner gave none, in seconds.
-DEFAULT_RETRY_AFTER = 60
+# Reply classes that say nothing about the lead, only that PhoneBurner could not take it now.
+TRANSIENT = frozenset({ReplyClass.UNREACHABLE, ReplyClass.AMBIGUOUS, ReplyClass.UNAVAILABLE})
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """A delivery attempt's result: the lead's status, HTTP code and message."""
+class Result:
+    """What an attempt did: the lead's changed columns, and whether they were stored."""
 
-    status: str
-    http_status: int
-    message: str
-    reply: Reply | None = None
-    retry_after: int | None = None
-    errors: dict[str, list[str]] | None = None
+    changes: dict[str, Any]
+    stored: bool
+    reply: Reply | None
 
 
-def deliver(client: PhoneBurnerClient, lead: Lead, destination: Destination) -> Outcome:
-    """Make one put_contact attempt for the lead and classify its reply."""
-    try:
-        delivery = client.put_contact(lead=lead, user_id=destination.user_id, cm_id=destination.cm_id)
-    except UrlTooLong as error:
-        return Outcome(
-            status="rejected",
-            http_status=422,
-            message="the lead is too large for PhoneBurner",
-            errors={"lead": [str(error)]},
+class Deliverer:
+    """Makes one attempt for a claimed lead and applies the reply, for intake and the worker alike."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: PhoneBurnerClient,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.breaker = breaker
+        self.clock = clock
+
+    def attempt(self, claim: Claim, row: dict[str, Any], *, timeout: tuple[float, float] | None = None) -> Result:
+        """Send the lead once and store the attempt and its consequences under the claim."""
+        destination = self._destination(row)
+        if destination is None:
+            return self._fail_without_attempt(claim, row, "unknown_destination")
+
+        lead = Lead.from_dict(json.loads(row["lead"]))
+        started = self.clock()
+        try:
+            delivery = self.client.put_contact(
+                lead=lead, user_id=destination[0], cm_id=destination[1], timeout=timeout
+            )
+        except UrlTooLong as error:
+            return self._reject_too_long(claim, error)
+
+        if self.breaker is not None:
+            self.breaker.record(transient_failure=delivery.reply.reply_class in TRANSIENT)
+        changes = self._apply(row, delivery.reply, claim)
+        stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)
+        if not stored:
+            log.warning("lead.claim_lost", extra={"claim_token": claim.token})
+        self._log(row, delivery, changes)
+        return Result(changes=changes, stored=stored, reply=delivery.reply)
+
+    def _destination(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        # Resolved at send time, so a fixed configuration applies to leads already queued.
+        customer = self.settings.customers.get(row["customer"] or "")
+        if customer is None or row["leadstream"] not in customer.leadstreams:
+            return None
+        return customer.user_id, customer.leadstreams[row["leadstream"]]
+
+    def _apply(self, row: dict[str, Any], reply: Reply, claim: Claim) -> dict[str, Any]:
+        now = self.clock()
+        attempts = row["attempts"] + 1
+        ambiguous = row["ambiguous"] or claim.was_abandoned or reply.reply_class is ReplyClass.AMBIGUOUS
+        changes: dict[str, Any] = {
+            "attempts": attempts,
+            "ambiguous": ambiguous,
+            "last_class": reply.reply_class.value,
+            "last_outcome": reply.outcome,
+            "last_reason": reply.reason,
+            "updated_at": now,
+            "next_attempt_at": None,
+        }
+        reply_class = reply.reply_class
+
+        if reply_class is ReplyClass.DELIVERED:
+            changes.update(status="delivered", lead_url=reply.lead_url)
+        elif reply_class is ReplyClass.DUPLICATE:
+            # After an attempt that may have arrived, DUPLICATE EMAIL means that attempt did.
+            changes["status"] = "delivered" if ambiguous else "duplicate"
+        elif reply_class is ReplyClass.LEAD_REJECTED:
+            changes["status"] = "rejected"
+        elif reply_class is ReplyClass.CONFIG_FAULT:
+            changes["status"] = "failed"
+            self._hold_customer(row["customer"], reply.reason or "configuration fault")
+        else:
+            changes.update(self._retry_or_give_up(reply, attempts, now))
+        return changes
+
+    def _retry_or_give_up(self, reply: Reply, attempts: int, now: float) -> dict[str, Any]:
+        delivery = self.settings.delivery
+        unrecognized = reply.reply_class is ReplyClass.UNRECOGNIZED
+        limit = delivery.unrecognized_attempts if unrecognized else delivery.max_attempts
+        if attempts >= limit:
+            log.warning("lead.dead", extra={"attempts": attempts, "reason": reply.reason})
+            return {"status": "dead"}
+
+        delay = retry_delay(attempts, delivery, retry_after=reply.retry_after)
+        # An unparseable reply is answered as failed, and retried a few times all the same.
+        return {"status": "failed" if unrecognized else "queued", "next_attempt_at": now + delay}
+
+    def _hold_customer(self, customer: str, reason: str) -> None:
+        if self.store.hold(customer, reason, now=self.clock()):
+            log.error("customer.held", extra={"customer": customer, "reason": reason})
+
+    def _fail_without_attempt(self, claim: Claim, row: dict[str, Any], reason: str) -> Result:
+        log.error("lead.unroutable", extra={"customer": row["customer"], "leadstream": row["leadstream"]})
+        changes = {"status": "failed", "last_class": "config_fault", "last_reason": reason,
+                   "next_attempt_at": None, "updated_at": self.clock()}
+        return Result(changes=changes, stored=self.store.release(claim, changes), reply=None)
+
+    def _reject_too_long(self, claim: Claim, error: UrlTooLong) -> Result:
+        changes = {"status": "rejected", "errors": json.dumps({"lead": [str(error)]}),
+                   "last_reason": "url_too_long", "next_attempt_at": None, "updated_at": self.clock()}
+        return Result(changes=changes, stored=self.store.release(claim, changes), reply=None)
+
+    def _log(self, row: dict[str, Any], delivery: Delivery, changes: dict[str, Any]) -> None:
+        request = delivery.request
+        if request.truncated or request.dropped:
+            log.warning(
+                "phoneburner.answers_truncated",
+                extra={"truncated": len(request.truncated), "dropped": len(request.dropped)},
+            )
+        reply = delivery.reply
+        log.info(
+            "lead.attempted",
+            extra={
+                "attempt": changes["attempts"],
+                "status": changes["status"],
+                "reply_class": reply.reply_class.value,
+                "reason": reply.reason,
+                "phoneburner_ms": round(reply.elapsed_ms or 0.0, 1),
+            },
         )
 
-    if delivery.request.truncated or delivery.request.dropped:
-        log.warning(
-            "phoneburner.answers_truncated",
-            extra={"truncated": len(delivery.request.truncated), "dropped": len(delivery.request.dropped)},
-        )
 
+def _attempt_record(row: dict[str, Any], delivery: Delivery, started: float) -> dict[str, Any]:
     reply = delivery.reply
-    status, http_status = _STATUS_BY_CLASS[reply.reply_class]
-    retry_after = None
-    if http_status == 503:
-        retry_after = round(reply.retry_after) if reply.retry_after is not None else DEFAULT_RETRY_AFTER
-    return Outcome(
-        status=status,
-        http_status=http_status,
-        message=_MESSAGES[reply.reply_class],
-        reply=reply,
-        retry_after=retry_after,
-    )
+    return {
+        "number": row["attempts"] + 1,
+        "started_at": started,
+        "duration_ms": reply.elapsed_ms,
+        "http_status": reply.http_status,
+        "reply_class": reply.reply_class.value,
+        "outcome": reply.outcome,
+        "reason": reply.reason,
+        "excerpt": (reply.excerpt or "")[:200] or None,
+        "request_url": delivery.request.redacted_url,
+    }

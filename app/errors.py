@@ -8,6 +8,7 @@ class RelayError(Exception):
 
     http_status = 500
     reason = "internal_error"
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
@@ -69,3 +70,11 @@ class IgnoredEvent(RelayError):
 
     http_status = 200
     reason = "ignored_event"
+
+
+class StoreDown(RelayError):
+    """The store could not keep the lead, so nothing was forwarded and the sender must retry."""
+
+    http_status = 503
+    reason = "store_unavailable"
+    retry_after = 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # PhoneBurner's standard contact fields, in the order they travel in put_contact.
 STANDARD_FIELDS: tuple[str, ...] = (
@@ -58,3 +59,17 @@ class Lead:
             if value:
                 pairs.append((name, value))
         return pairs
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the lead as plain data for the store: standard fields, extras, sender id."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in STANDARD_FIELDS}
+        data["extras"] = [[extra.label, extra.value] for extra in self.extras]
+        data["sender_id"] = self.sender_id
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lead:
+        """Rebuild a lead from `to_dict`'s output."""
+        standard = {name: data.get(name) for name in STANDARD_FIELDS}
+        extras = [Extra(label, value) for label, value in data.get("extras", [])]
+        return cls(**standard, extras=extras, sender_id=data.get("sender_id"))

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from flask import current_app
 
 from app.adapters import ADAPTERS, Adapter
+from app.breaker import CircuitBreaker
 from app.config.loader import load_schema_class
 from app.config.model import Settings, Source
+from app.delivery import Deliverer
 from app.errors import NotFound
+from app.intake.receive import Receiver
 from app.phoneburner.client import PhoneBurnerClient
 from app.schemas.source import SourceSchema
+from app.store.repository import Store
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,16 @@ class SourceHandler:
 class Relay:
     """Everything a request needs, built by create_app and kept on the Flask app."""
 
-    def __init__(self, settings: Settings, client: PhoneBurnerClient) -> None:
+    def __init__(self, settings: Settings, client: PhoneBurnerClient, store: Store) -> None:
         self.settings = settings
         self.client = client
+        self.store = store
         self.handlers = {name: build_handler(source) for name, source in settings.sources.items()}
+
+        delivery = settings.delivery
+        self.breaker = CircuitBreaker(threshold=delivery.breaker_threshold, open_seconds=delivery.breaker_open_seconds)
+        self.deliverer = Deliverer(settings, store, client, self.breaker)
+        self.receiver = Receiver(settings, store, self.deliverer, self.breaker)
 
     def handler(self, name: str) -> SourceHandler:
         """Return the named source's handler, or raise NotFound."""

@@ -13,6 +13,7 @@ import responses
 
 from app.config import parse_settings
 from app.factory import create_app
+from tests.stores import fresh_sqlite_url, fresh_store_url
 
 VENDOR_KEY = "vendor-key-for-tests-0001"
 TOKEN = "token-for-tests-aaaaaaaa"
@@ -43,8 +44,13 @@ def base_document() -> dict[str, Any]:
 
 
 def build_app(document: dict[str, Any]):
-    """Build the app from a configuration document, with logs reaching caplog."""
-    app = create_app(parse_settings(copy.deepcopy(document), "test.toml"))
+    """Build the app from a configuration document, with logs reaching caplog.
+
+    Without a [storage] table the app gets a fresh migrated SQLite store.
+    """
+    document = copy.deepcopy(document)
+    document.setdefault("storage", {"url": fresh_sqlite_url()})
+    app = create_app(parse_settings(document, "test.toml"))
     logging.getLogger("relay").propagate = True
     return app
 
@@ -62,6 +68,12 @@ def reset_relay_logger():
 @pytest.fixture
 def document() -> dict[str, Any]:
     return base_document()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request) -> str:
+    """A fresh migrated store, once on SQLite and once on PostgreSQL."""
+    return fresh_store_url(request.param)
 
 
 @pytest.fixture

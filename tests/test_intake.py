@@ -139,26 +139,30 @@ def test_duplicate_reports_reason(client, pb):
 
 
 @pytest.mark.parametrize(
-    "failure",
-    [requests.ConnectTimeout("connect timed out"), requests.ReadTimeout("read timed out")],
+    ("failure", "reason"),
+    [
+        (requests.ConnectTimeout("connect timed out"), "connect_timeout"),
+        (requests.ReadTimeout("timed out"), "read_timeout"),
+    ],
 )
-def test_unreachable_answers_503_with_retry_after(client, pb, failure):
+def test_unreachable_answers_202_queued(client, pb, failure, reason):
     pb.get(PB_URL, body=failure)
 
     response = post(client)
 
-    assert response.status_code == 503
-    assert response.get_json()["status"] == "failed"
-    assert response.get_json()["phoneburner"]["reason"] in ("connect_timeout", "read_timeout")
-    assert response.headers["Retry-After"] == "60"
+    assert response.status_code == 202
+    document = response.get_json()
+    assert document["status"] == "queued"
+    assert document["reason"] == "retrying"
+    assert document["phoneburner"]["reason"] == reason
 
 
-def test_phoneburner_429_passes_retry_after(client, pb):
+def test_phoneburner_429_queues_with_retry_after(client, pb):
     pb.get(PB_URL, status=429, body="slow down", headers={"Retry-After": "120"})
 
     response = post(client)
 
-    assert response.status_code == 503
+    assert response.status_code == 202
     assert response.headers["Retry-After"] == "120"
 
 
@@ -294,7 +298,7 @@ def test_too_many_fields_answers_413(client):
 
 
 def test_wrong_method_answers_405_envelope(client):
-    response = client.get("/v1/leads/landing")
+    response = client.put("/v1/leads/landing")
 
     assert response.status_code == 405
     assert response.get_json()["status"] == "error"

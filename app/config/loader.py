@@ -117,7 +117,8 @@ def _build(data: dict[str, Any], path: str) -> model.Settings:
     return model.Settings(
         path=path,
         phoneburner=data["phoneburner"],
-        storage_url=data["storage"]["url"],
+        storage=data["storage"],
+        delivery=data["delivery"],
         admin_token=data["admin"].get("token"),
         public_url=data["server"].get("public_url"),
         customers=customers,

@@ -70,6 +70,31 @@ class Source:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    """Where leads are kept, how long repeats are recognized, how long leads are kept."""
+
+    url: str
+    idempotency_window_hours: float
+    retention_days: float
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """The inline attempt's budget, the retry schedule, the worker and the circuit breaker."""
+
+    inline_budget: float
+    max_attempts: int
+    unrecognized_attempts: int
+    backoff_initial: float
+    backoff_max: float
+    worker_concurrency: int
+    poll_interval: float
+    breaker_threshold: int
+    breaker_open_seconds: float
+    repeat_wait: float
+
+
+@dataclass(frozen=True)
 class Limits:
     """Bounds on what a sender controls."""
 
@@ -93,10 +118,16 @@ class Settings:
 
     path: str
     phoneburner: PhoneBurnerSettings
-    storage_url: str
+    storage: StorageSettings
+    delivery: DeliverySettings
     admin_token: str | None = field(repr=False)
     public_url: str | None
     customers: dict[str, Customer]
     sources: dict[str, Source]
     limits: Limits
     logging: LoggingSettings
+
+    @property
+    def lease_seconds(self) -> float:
+        """Return how long a claim lasts: longer than a whole PhoneBurner call."""
+        return self.phoneburner.connect_timeout + self.phoneburner.read_timeout + 30

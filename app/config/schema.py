@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import phonenumbers
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from app.config import model
 from app.leads import STANDARD_FIELDS
@@ -173,12 +173,42 @@ class LoggingSchema(Schema):
 
 class StorageSchema(Schema):
     url = fields.String(load_default="sqlite:///var/relay.db", validate=validate.Length(min=1))
+    idempotency_window_hours = fields.Float(load_default=72.0, validate=validate.Range(min=1, max=24 * 90))
+    retention_days = fields.Float(load_default=90.0, validate=validate.Range(min=1, max=3650))
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> model.StorageSettings:
+        return model.StorageSettings(**data)
+
+
+class DeliverySchema(Schema):
+    inline_budget = fields.Float(load_default=8.0, validate=validate.Range(min=0, max=60))
+    max_attempts = fields.Integer(load_default=25, validate=validate.Range(min=1, max=1000))
+    unrecognized_attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=100))
+    backoff_initial = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=86_400))
+    backoff_max = fields.Float(load_default=7200.0, validate=validate.Range(min=1, max=7 * 86_400))
+    worker_concurrency = fields.Integer(load_default=8, validate=validate.Range(min=1, max=256))
+    poll_interval = fields.Float(load_default=1.0, validate=validate.Range(min=0.05, max=60))
+    breaker_threshold = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000))
+    breaker_open_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=3600))
+    repeat_wait = fields.Float(load_default=2.0, validate=validate.Range(min=0, max=30))
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> model.DeliverySettings:
+        return model.DeliverySettings(**data)
 
 
 class AdminSchema(Schema):
     token = fields.String(
         validate=validate.Length(min=MIN_TOKEN_LENGTH, error=f"use at least {MIN_TOKEN_LENGTH} characters")
     )
+
+    @pre_load
+    def drop_empty_token(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Treat an empty token, as `${VAR:-}` gives when VAR is unset, as no admin token."""
+        if isinstance(data, dict) and data.get("token") == "":
+            data = {key: value for key, value in data.items() if key != "token"}
+        return data
 
 
 class ServerSchema(Schema):
@@ -202,8 +232,9 @@ class SettingsSchema(Schema):
         required=True,
         validate=validate.Length(min=1, error="define at least one [sources.NAME] table"),
     )
+    delivery = fields.Nested(DeliverySchema)
     limits = fields.Nested(LimitsSchema)
     logging = fields.Nested(LoggingSchema)
 
 # Tables the loader fills in as empty when the file leaves them out, so their defaults apply.
-OPTIONAL_TABLES = ("server", "storage", "admin", "limits", "logging")
+OPTIONAL_TABLES = ("server", "storage", "delivery", "admin", "limits", "logging")

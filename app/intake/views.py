@@ -1,4 +1,4 @@
-"""The intake endpoint: authenticate, read, map, deliver, respond."""
+"""The intake endpoint: authenticate, read, map, store and deliver, respond."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import logging
 from flask import Blueprint, Response, request
 
 from app import logs
-from app.answers import LeadAnswer, lead_response
-from app.delivery import Outcome, deliver
+from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
 from app.intake import cors
 from app.intake.auth import authenticate
-from app.intake.bodies import read_body
-from app.relay import SourceHandler, current_relay
-from app.routing import Destination, resolve_destination
+from app.intake.bodies import Body, read_body
+from app.intake.receive import Submission
+from app.relay import Relay, SourceHandler, current_relay
+from app.routing import resolve_destination
 
 log = logging.getLogger("relay.intake")
 
@@ -32,32 +32,15 @@ def receive_lead(source_name: str) -> Response:
     lead_id = logs.new_id()
     logs.lead_id.set(lead_id)
 
-    destination = sender_id = None
+    submission = None
     try:
-        unwrapped = handler.adapter.unwrap(body.document, body.pairs)
-        sender_id = unwrapped.sender_id
-        destination = resolve_destination(
-            handler.source, relay.settings.customers, unwrapped.fields, request.args.to_dict()
-        )
-        lead = handler.schema.load_lead(unwrapped.fields)
+        submission = _map(relay, handler, body, lead_id)
     except IgnoredEvent as error:
-        outcome = Outcome(status="ignored", http_status=200, message=error.message)
-    except InvalidLead as error:
-        outcome = Outcome(status="rejected", http_status=422, message=error.message, errors=error.errors)
+        answer = ignored_answer(lead_id, error.message)
     else:
-        lead.sender_id = sender_id
-        outcome = deliver(relay.client, lead, destination)
+        answer = relay.receiver.receive(submission)
 
-    _log_lead(handler, destination, outcome, sender_id)
-    answer = LeadAnswer(
-        lead_id=lead_id,
-        status=outcome.status,
-        http_status=outcome.http_status,
-        message=outcome.message,
-        reply=outcome.reply,
-        errors=outcome.errors,
-        retry_after=outcome.retry_after,
-    )
+    _log_lead(handler, submission, answer)
     return cors.allow(handler.source, lead_response(handler.source, answer))
 
 
@@ -68,22 +51,47 @@ def preflight(source_name: str) -> Response:
     return cors.preflight(handler.source)
 
 
-def _log_lead(
-    handler: SourceHandler, destination: Destination | None, outcome: Outcome, sender_id: str | None
-) -> None:
-    reply = outcome.reply
+def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str) -> Submission:
+    """Unwrap the tool's envelope, route the lead and validate it; field errors become part of it."""
+    unwrapped = handler.adapter.unwrap(body.document, body.pairs)
+    lead = destination = errors = None
+    try:
+        destination = resolve_destination(
+            handler.source, relay.settings.customers, unwrapped.fields, request.args.to_dict()
+        )
+        lead = handler.schema.load_lead(unwrapped.fields)
+        lead.sender_id = unwrapped.sender_id
+    except InvalidLead as error:
+        errors = error.errors or {}
+
+    return Submission(
+        lead_id=lead_id,
+        source=handler.source,
+        raw_body=request.get_data(cache=True),
+        content_type=request.content_type or "",
+        idempotency_header=request.headers.get("Idempotency-Key"),
+        sender_id=unwrapped.sender_id,
+        lead=lead,
+        destination=destination,
+        errors=errors,
+    )
+
+
+def _log_lead(handler: SourceHandler, submission: Submission | None, answer: LeadAnswer) -> None:
+    destination = submission.destination if submission else None
+    phoneburner = answer.document.get("phoneburner") or {}
     log.info(
         "lead.relayed",
         extra={
             "source": handler.source.name,
-            "sender_id": sender_id,
+            "sender_id": submission.sender_id if submission else None,
             "customer": destination.customer if destination else None,
             "leadstream": destination.leadstream if destination else None,
-            "status": outcome.status,
-            "http_status": outcome.http_status,
-            "reply_class": reply.reply_class.value if reply else None,
-            "reason": reply.reason if reply else None,
-            "phoneburner_ms": round(reply.elapsed_ms, 1) if reply and reply.elapsed_ms is not None else None,
-            "error_fields": sorted(outcome.errors) if outcome.errors else None,
+            "status": answer.status,
+            "http_status": answer.http_status,
+            "replayed": "Idempotent-Replayed" in answer.headers,
+            "reason": phoneburner.get("reason"),
+            "phoneburner_ms": answer.phoneburner_ms,
+            "error_fields": sorted(answer.document["errors"]) if answer.document.get("errors") else None,
         },
     )

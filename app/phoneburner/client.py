@@ -86,13 +86,17 @@ class PhoneBurnerClient:
     def __repr__(self) -> str:
         return f"PhoneBurnerClient(url={self._url!r}, timeout={self._timeout!r})"
 
-    def put_contact(self, *, lead: Lead, user_id: str, cm_id: str) -> Delivery:
+    def put_contact(
+        self, *, lead: Lead, user_id: str, cm_id: str, timeout: tuple[float, float] | None = None
+    ) -> Delivery:
         """Send one GET to put_contact and classify the outcome.
 
         Errors from requests and urllib3 come back as a `Reply` instead of
         being raised. Raises UrlTooLong if the lead's standard fields alone
         exceed the URL limit, and then nothing is sent. A retry is the
-        caller's decision, because the route is not idempotent.
+        caller's decision, because the route is not idempotent. `timeout`
+        (connect, read) replaces the client's own for this call, e.g. to keep
+        an attempt inside a request's time budget.
         """
         request = build_put_contact(
             base_url=self._url,
@@ -104,7 +108,7 @@ class PhoneBurnerClient:
         )
 
         started = time.perf_counter()
-        reply, error_type = self._send(request.url)
+        reply, error_type = self._send(request.url, timeout or self._timeout)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
 
         reply = dataclasses.replace(
@@ -113,13 +117,13 @@ class PhoneBurnerClient:
         self._log(reply, request, error_type)
         return Delivery(reply=reply, request=request)
 
-    def _send(self, url: str) -> tuple[Reply, str | None]:
+    def _send(self, url: str, timeout: tuple[float, float]) -> tuple[Reply, str | None]:
         """Return the reply and, for a transport error, the exception's type name."""
         # read_timeout bounds each socket read; the deadline bounds the whole body,
         # so a server dripping one byte at a time cannot hold the sender for minutes.
-        deadline = time.monotonic() + sum(self._timeout)
+        deadline = time.monotonic() + sum(timeout)
         try:
-            response = self._session.get(url, timeout=self._timeout, allow_redirects=False, stream=True)
+            response = self._session.get(url, timeout=timeout, allow_redirects=False, stream=True)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             # The exception itself is dropped here: its message contains the URL.
             return classify_transport_error(error), type(error).__name__

@@ -15,6 +15,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR_KEY = "e2e-vendor-key-0001"
 TOKEN = "e2e-token-aaaaaaaaaaaa"
+ADMIN_TOKEN = "e2e-admin-token-bbbbbbbbbbbb"
 FORM_CONFIG = """
 [phoneburner]
 url = "http://127.0.0.1:{sim_port}/api/vendor/put_contact"
@@ -25,6 +26,20 @@ allow_insecure_url = true
 
 [logging]
 format = "json"
+
+[storage]
+url = "sqlite:///{store_path}"
+
+[delivery]
+inline_budget = 3
+backoff_initial = 1
+backoff_max = 2
+poll_interval = 0.1
+# Outage tests fail many attempts in a row; the breaker has its own tests.
+breaker_threshold = 1000
+
+[admin]
+token = "${{E2E_ADMIN_TOKEN}}"
 
 [customers.acme]
 user_id = "123456"
@@ -97,9 +112,9 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 20) -> N
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[:3]} exited with {process.returncode} before serving")
         try:
-            requests.get(url, timeout=0.5)
+            requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer within {seconds} s")
 
@@ -127,6 +142,10 @@ class Simulator:
 
     def params(self) -> list[list[tuple[str, str]]]:
         return [[tuple(pair) for pair in item["params"]] for item in self.received()]
+
+    def calls_for(self, email: str) -> list[list[tuple[str, str]]]:
+        """Return the calls for one email: the worker may deliver other tests' queued leads meanwhile."""
+        return [params for params in self.params() if ("email", email) in params]
 
     def fault(self, *queue: str) -> None:
         requests.post(f"{self.base}/_sim/faults", json={"queue": list(queue)}, timeout=5).raise_for_status()
@@ -161,12 +180,25 @@ class Relay:
     def logs(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def status(self, lead_id: str) -> dict:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        return requests.get(f"{self.base}/v1/leads/{lead_id}", headers=headers, timeout=5).json()
+
+    def wait_for_status(self, lead_id: str, wanted: str, seconds: float = 20) -> dict:
+        deadline = time.monotonic() + seconds
+        while True:
+            document = self.status(lead_id)
+            if document["status"] == wanted or time.monotonic() > deadline:
+                return document
+            time.sleep(0.1)
+
 
 @pytest.fixture(scope="session")
 def relay(simulator, tmp_path_factory):
     directory = tmp_path_factory.mktemp("relay")
     config = directory / "relay.toml"
-    config.write_text(FORM_CONFIG.format(sim_port=simulator.base.rsplit(":", 1)[1]) + adapter_sources())
+    sim_port = simulator.base.rsplit(":", 1)[1]
+    config.write_text(FORM_CONFIG.format(sim_port=sim_port, store_path=directory / "relay.db") + adapter_sources())
     log_path = directory / "relay.log"
 
     port = free_port()
@@ -175,20 +207,26 @@ def relay(simulator, tmp_path_factory):
         "RELAY_CONFIG": str(config),
         "E2E_VENDOR_KEY": VENDOR_KEY,
         "E2E_TOKEN": TOKEN,
+        "E2E_ADMIN_TOKEN": ADMIN_TOKEN,
         "RELAY_WORKERS": "1",
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
     }
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
+        web = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT,
             env=environ,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker"], cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", web)
     yield Relay(port, log_path)
-    stop(process)
+    stop(worker)
+    stop(web)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,158 @@
+"""Accepting a mapped lead: store it first, then one inline attempt within a time budget."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app import idempotency
+from app.answers import LeadAnswer, answer_for_lead
+from app.breaker import CircuitBreaker
+from app.config.model import Settings, Source
+from app.delivery import Deliverer
+from app.errors import StoreDown
+from app.leads import Lead
+from app.routing import Destination
+from app.store.repository import Claim, Store, StoreUnavailable
+
+log = logging.getLogger("relay.intake")
+
+# How often a repeat looks again for the first request's answer, in seconds.
+_REPEAT_POLL = 0.1
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One request's lead as mapped, or the field errors that rejected it."""
+
+    lead_id: str
+    source: Source
+    raw_body: bytes
+    content_type: str
+    idempotency_header: str | None
+    sender_id: str | None
+    lead: Lead | None
+    destination: Destination | None
+    errors: dict[str, list[str]] | None
+
+
+class Receiver:
+    """Stores each submission once, answers repeats with the first answer, delivers inline."""
+
+    def __init__(self, settings: Settings, store: Store, deliverer: Deliverer, breaker: CircuitBreaker) -> None:
+        self.settings = settings
+        self.store = store
+        self.deliverer = deliverer
+        self.breaker = breaker
+
+    def receive(self, submission: Submission) -> LeadAnswer:
+        """Store the submission, then answer: replayed, rejected, queued, or the inline attempt's result."""
+        key = idempotency.request_key(
+            source=submission.source.name,
+            header=submission.idempotency_header,
+            sender_id=submission.sender_id,
+            lead=submission.lead,
+        )
+        now = time.time()
+        try:
+            plan = self._plan(submission)
+            row = self._new_row(submission, plan, now)
+            key_ttl = self.settings.storage.idempotency_window_hours * 3600
+            accepted = self.store.accept(row, key, key_ttl=key_ttl, now=now)
+            if accepted.repeat:
+                return self._answer_repeat(accepted.lead_id, row["request_hash"], submission.idempotency_header)
+
+            answer = self._first_answer(row, plan)
+            self.store.save_answer(row["id"], answer.http_status, answer.document)
+        except StoreUnavailable as error:
+            log.error("store.unavailable", extra={"error": str(error)})
+            raise StoreDown("the relay could not store the lead; nothing was sent, retry later") from None
+        return answer
+
+    def _plan(self, submission: Submission) -> str:
+        """Return what happens after the lead is stored: rejected, held, deferred or inline."""
+        if submission.errors is not None:
+            return "rejected"
+        if submission.destination is not None and submission.destination.customer in self.store.holds():
+            return "customer_on_hold"
+        if self.settings.delivery.inline_budget <= 0:
+            return "not_attempted"
+        if not self.breaker.allow():
+            return "breaker_open"
+        return "inline"
+
+    def _new_row(self, submission: Submission, plan: str, now: float) -> dict[str, Any]:
+        destination = submission.destination
+        inline = plan == "inline"
+        return {
+            "id": submission.lead_id,
+            "source": submission.source.name,
+            "customer": destination.customer if destination else None,
+            "leadstream": destination.leadstream if destination else None,
+            "sender_id": submission.sender_id,
+            "idempotency_key": submission.idempotency_header,
+            "request_hash": idempotency.body_hash(submission.raw_body),
+            "content_type": submission.content_type,
+            "raw_body": submission.raw_body,
+            "lead": json.dumps(submission.lead.to_dict()) if submission.lead else None,
+            "status": "rejected" if plan == "rejected" else "queued",
+            "errors": json.dumps(submission.errors) if submission.errors else None,
+            "attempts": 0,
+            "next_attempt_at": None if plan == "rejected" else now,
+            # The request owns a lead it attempts inline; the worker takes it over only if the lease runs out.
+            "lease_until": now + self.settings.delivery.inline_budget + self.settings.lease_seconds if inline else None,
+            "claim_token": 1 if inline else 0,
+            "ambiguous": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _first_answer(self, row: dict[str, Any], plan: str) -> LeadAnswer:
+        if plan != "inline":
+            return answer_for_lead(row, queued_reason=plan)
+
+        claim = Claim(lead_id=row["id"], token=1, was_abandoned=False)
+        result = self.deliverer.attempt(claim, row, timeout=self._inline_timeout())
+        row = {**row, **result.changes}
+        retry_after = None
+        if row["status"] == "queued" and result.reply is not None and result.reply.retry_after is not None:
+            retry_after = round(result.reply.retry_after)
+        answer = answer_for_lead(row, queued_reason="retrying")
+        elapsed = round(result.reply.elapsed_ms, 1) if result.reply and result.reply.elapsed_ms is not None else None
+        return LeadAnswer(answer.document, answer.http_status, retry_after=retry_after, phoneburner_ms=elapsed)
+
+    def _inline_timeout(self) -> tuple[float, float]:
+        budget = self.settings.delivery.inline_budget
+        connect = min(self.settings.phoneburner.connect_timeout, budget / 2)
+        read = min(self.settings.phoneburner.read_timeout, budget - connect)
+        return connect, read
+
+    def _answer_repeat(self, first_id: str, request_hash: str, header: str | None) -> LeadAnswer:
+        first = self.store.get(first_id)
+        if header is not None and first["request_hash"] != request_hash:
+            return LeadAnswer(
+                document={
+                    "lead_id": first_id,
+                    "status": "rejected",
+                    "message": "this Idempotency-Key was used for a different body",
+                    "errors": {"Idempotency-Key": ["already used with another body; send a new key for a new lead"]},
+                },
+                http_status=422,
+            )
+
+        deadline = time.monotonic() + self.settings.delivery.repeat_wait
+        while first["answer_status"] is None and time.monotonic() < deadline:
+            time.sleep(_REPEAT_POLL)
+            first = self.store.get(first_id)
+
+        log.info("lead.repeat", extra={"first_lead": first_id})
+        if first["answer_status"] is None:
+            answer = answer_for_lead(first, queued_reason="not_attempted")
+            answer.document["message"] = "the first request for this lead is still being handled; ask again later"
+            return LeadAnswer(answer.document, 409, headers={"Idempotent-Replayed": "true"})
+        return LeadAnswer(
+            json.loads(first["answer_body"]), first["answer_status"], headers={"Idempotent-Replayed": "true"}
+        )

@@ -1,0 +1,34 @@
+"""When to try a lead again: exponential backoff with jitter, honouring Retry-After."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from app.config.model import DeliverySettings
+
+
+def retry_delay(
+    attempts: int,
+    settings: DeliverySettings,
+    *,
+    retry_after: float | None = None,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """Return the seconds to wait after the `attempts`-th failed attempt.
+
+    The delay doubles from `backoff_initial` up to `backoff_max`; each is
+    drawn from its upper half, so workers that failed together do not retry
+    together. A Retry-After from PhoneBurner is a floor.
+    """
+    ceiling = min(settings.backoff_max, settings.backoff_initial * 2 ** max(attempts - 1, 0))
+    delay = uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def schedule_span(settings: DeliverySettings) -> float:
+    """Return the longest total wait before a lead is given up, ignoring jitter's lower half."""
+    steps = range(settings.max_attempts - 1)
+    return sum(min(settings.backoff_max, settings.backoff_initial * 2**step) for step in steps)

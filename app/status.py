@@ -1,0 +1,38 @@
+"""GET /v1/leads/<lead_id>: a stored lead's current status, for its sender or an operator."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from app.answers import answer_for_lead
+from app.errors import NotFound, Unauthorized
+from app.intake.auth import presented_token, token_matches
+from app.relay import current_relay
+
+blueprint = Blueprint("status", __name__)
+
+
+@blueprint.get("/v1/leads/<lead_id>")
+def lead_status(lead_id: str) -> Response:
+    """Return the lead's answer document as it stands now."""
+    relay = current_relay()
+    token = presented_token(request)
+    if token is None:
+        raise Unauthorized("missing token: send the lead's source token or the admin token as a Bearer token")
+
+    row = relay.store.get(lead_id) if len(lead_id) <= 64 else None
+    if row is None or not _may_read(token, row["source"]):
+        # The same answer for a lead that does not exist and one this token may not see.
+        raise NotFound("no lead with this id for this token")
+
+    answer = answer_for_lead(row)
+    document = {**answer.document, "attempts": row["attempts"], "created_at": row["created_at"]}
+    return jsonify(document)
+
+
+def _may_read(token: str, source_name: str) -> bool:
+    settings = current_relay().settings
+    admin = (settings.admin_token,) if settings.admin_token else ()
+    source = settings.sources.get(source_name)
+    tokens = source.tokens if source is not None else ()
+    return token_matches(token, (*admin, *tokens))

@@ -1,0 +1,1 @@
+"""The lead store: SQLAlchemy Core tables, migrations, and the operations on them."""

@@ -1,0 +1,268 @@
+"""The store's operations: accept a lead once, claim due leads, record attempts."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.store.tables import attempts, customer_holds, idempotency_keys, leads
+
+# Statuses whose leads the worker may still send, when their next_attempt_at is due.
+RETRYABLE_STATUSES = ("queued", "failed")
+
+
+class StoreUnavailable(Exception):
+    """The store could not commit or read; nothing was forwarded."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The outcome of accepting a request: its own new lead, or the first lead of a repeat."""
+
+    lead_id: str
+    repeat: bool
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lead a worker or request owns until `lease_until`; writes must carry `token`."""
+
+    lead_id: str
+    token: int
+    was_abandoned: bool
+
+
+def _wrap_errors(function):
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"the store failed: {type(error).__name__}") from error
+
+    wrapped.__name__ = function.__name__
+    wrapped.__doc__ = function.__doc__
+    return wrapped
+
+
+class Store:
+    """Leads, attempts, idempotency keys and customer holds, on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(immediate=True)
+            with connection.begin():
+                yield connection
+
+    # --- intake -------------------------------------------------------------
+
+    @_wrap_errors
+    def accept(self, row: dict[str, Any], key: str | None, *, key_ttl: float, now: float) -> Accepted:
+        """Insert a lead unless its idempotency key names an earlier one; one transaction decides."""
+        with self._write() as connection:
+            if key is not None:
+                first = self._take_key(connection, key, row["id"], now=now, ttl=key_ttl)
+                if first is not None:
+                    return Accepted(lead_id=first, repeat=True)
+            connection.execute(insert(leads).values(**row))
+        return Accepted(lead_id=row["id"], repeat=False)
+
+    def _take_key(self, connection: Connection, key: str, lead_id: str, *, now: float, ttl: float) -> str | None:
+        values = {"key": key, "lead_id": lead_id, "expires_at": now + ttl}
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        taken = connection.execute(dialect_insert(idempotency_keys).values(**values).on_conflict_do_nothing())
+        if taken.rowcount == 1:
+            return None
+
+        # An expired key belongs to whoever renews it first.
+        renewed = connection.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.key == key, idempotency_keys.c.expires_at < now)
+            .values(lead_id=lead_id, expires_at=now + ttl)
+        )
+        if renewed.rowcount == 1:
+            return None
+        return connection.execute(select(idempotency_keys.c.lead_id).where(idempotency_keys.c.key == key)).scalar_one()
+
+    @_wrap_errors
+    def save_answer(self, lead_id: str, status: int, body: dict[str, Any]) -> None:
+        """Keep the first answer given for a lead, so repeats get the same one."""
+        with self._write() as connection:
+            connection.execute(
+                update(leads)
+                .where(leads.c.id == lead_id, leads.c.answer_status.is_(None))
+                .values(answer_status=status, answer_body=json.dumps(body))
+            )
+
+    @_wrap_errors
+    def get(self, lead_id: str) -> dict[str, Any] | None:
+        """Return a lead's row as a dict, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(leads).where(leads.c.id == lead_id)).mappings().first()
+        return dict(row) if row else None
+
+    @_wrap_errors
+    def attempts_of(self, lead_id: str) -> list[dict[str, Any]]:
+        """Return a lead's attempts, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(attempts).where(attempts.c.lead_id == lead_id).order_by(attempts.c.id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    # --- delivery -----------------------------------------------------------
+
+    @_wrap_errors
+    def claim_due(self, *, now: float, lease: float, limit: int) -> list[Claim]:
+        """Claim up to `limit` due leads of customers not on hold, bumping each fencing token."""
+        held = select(customer_holds.c.customer)
+        due = (
+            select(leads.c.id, leads.c.lease_until)
+            .where(
+                leads.c.status.in_(RETRYABLE_STATUSES),
+                leads.c.next_attempt_at <= now,
+                or_(leads.c.lease_until.is_(None), leads.c.lease_until < now),
+                or_(leads.c.customer.is_(None), leads.c.customer.not_in(held)),
+            )
+            .order_by(leads.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claims = []
+        with self._write() as connection:
+            for lead_id, lease_until in connection.execute(due).all():
+                token = connection.execute(
+                    update(leads)
+                    .where(leads.c.id == lead_id)
+                    .values(claim_token=leads.c.claim_token + 1, lease_until=now + lease, updated_at=now)
+                    .returning(leads.c.claim_token)
+                ).scalar_one()
+                claims.append(Claim(lead_id=lead_id, token=token, was_abandoned=lease_until is not None))
+        return claims
+
+    @_wrap_errors
+    def record_attempt(self, claim: Claim, attempt: dict[str, Any], changes: dict[str, Any]) -> bool:
+        """Store an attempt and the lead's new state; False when a newer claim owns the lead."""
+        with self._write() as connection:
+            updated = connection.execute(
+                update(leads)
+                .where(leads.c.id == claim.lead_id, leads.c.claim_token == claim.token)
+                .values(**changes, lease_until=None)
+            )
+            connection.execute(insert(attempts).values(lead_id=claim.lead_id, claim_token=claim.token, **attempt))
+        return updated.rowcount == 1
+
+    @_wrap_errors
+    def release(self, claim: Claim, changes: dict[str, Any]) -> bool:
+        """Update a claimed lead without an attempt (it was held back); False when stale."""
+        with self._write() as connection:
+            updated = connection.execute(
+                update(leads)
+                .where(leads.c.id == claim.lead_id, leads.c.claim_token == claim.token)
+                .values(**changes, lease_until=None)
+            )
+        return updated.rowcount == 1
+
+    # --- customers ----------------------------------------------------------
+
+    @_wrap_errors
+    def hold(self, customer: str, reason: str, *, now: float) -> bool:
+        """Put a customer on hold; False when it already was."""
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        with self._write() as connection:
+            result = connection.execute(
+                dialect_insert(customer_holds)
+                .values(customer=customer, reason=reason, held_at=now)
+                .on_conflict_do_nothing()
+            )
+        return result.rowcount == 1
+
+    @_wrap_errors
+    def holds(self) -> dict[str, dict[str, Any]]:
+        """Return the customers on hold with their reason and time."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(customer_holds)).mappings()
+            return {row["customer"]: dict(row) for row in rows}
+
+    @_wrap_errors
+    def resume(self, customer: str, *, now: float) -> tuple[bool, int]:
+        """Lift a hold and requeue the customer's leads that failed on a configuration fault.
+
+        Returns whether the customer was on hold and how many leads were requeued.
+        """
+        with self._write() as connection:
+            lifted = connection.execute(delete(customer_holds).where(customer_holds.c.customer == customer))
+            requeued = connection.execute(
+                update(leads)
+                .where(leads.c.customer == customer, leads.c.status == "failed", leads.c.last_class == "config_fault")
+                .values(status="queued", next_attempt_at=now, updated_at=now)
+            )
+        return lifted.rowcount == 1, requeued.rowcount
+
+    # --- operators ----------------------------------------------------------
+
+    @_wrap_errors
+    def find(
+        self,
+        *,
+        status: str | None = None,
+        source: str | None = None,
+        customer: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Return leads matching every given filter, newest first."""
+        conditions = []
+        if status:
+            conditions.append(leads.c.status == status)
+        if source:
+            conditions.append(leads.c.source == source)
+        if customer:
+            conditions.append(leads.c.customer == customer)
+        if since is not None:
+            conditions.append(leads.c.created_at >= since)
+        query = select(leads).where(and_(True, *conditions)).order_by(leads.c.created_at.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    @_wrap_errors
+    def requeue(self, lead_ids: list[str], *, now: float) -> list[str]:
+        """Queue failed or dead leads for delivery again; return the ids requeued."""
+        with self._write() as connection:
+            rows = connection.execute(
+                update(leads)
+                .where(leads.c.id.in_(lead_ids), leads.c.status.in_(("failed", "dead")))
+                .values(status="queued", attempts=0, next_attempt_at=now, updated_at=now)
+                .returning(leads.c.id)
+            ).scalars()
+            return list(rows)
+
+    @_wrap_errors
+    def purge(self, *, before: float) -> int:
+        """Delete leads created before `before` (personal data must not live forever)."""
+        with self._write() as connection:
+            old = select(leads.c.id).where(leads.c.created_at < before)
+            connection.execute(delete(attempts).where(attempts.c.lead_id.in_(old)))
+            connection.execute(delete(idempotency_keys).where(idempotency_keys.c.lead_id.in_(old)))
+            deleted = connection.execute(delete(leads).where(leads.c.created_at < before))
+            connection.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < time.time()))
+        return deleted.rowcount
+
+    @_wrap_errors
+    def counts(self) -> dict[str, int]:
+        """Return how many leads have each status."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(leads.c.status, func.count()).group_by(leads.c.status)).all()
+        return {status: count for status, count in rows}
