@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.relay import current_relay
+from app.store.engine import pending_migrations
+
+log = logging.getLogger("relay.health")
 
 blueprint = Blueprint("health", __name__)
 
@@ -18,6 +24,13 @@ def healthz() -> ResponseReturnValue:
 
 @blueprint.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Report whether the configuration is loaded and the relay can take leads."""
+    """Report whether the relay can take leads: configuration loaded, store reachable and migrated."""
     relay = current_relay()
+    try:
+        behind = pending_migrations(relay.store.engine)
+    except SQLAlchemyError as error:
+        log.warning("store.unavailable", extra={"error": type(error).__name__})
+        return jsonify(status="unavailable", reason="store_unreachable"), 503
+    if behind:
+        return jsonify(status="unavailable", reason="migrations_pending", fix="run: python -m app migrate"), 503
     return jsonify(status="ready", sources=len(relay.handlers))

@@ -52,7 +52,20 @@ def build_app(document: dict[str, Any]):
     document.setdefault("storage", {"url": fresh_sqlite_url()})
     app = create_app(parse_settings(document, "test.toml"))
     logging.getLogger("relay").propagate = True
+    _built_apps.append(app)
     return app
+
+
+# Apps built by the current test, whose store connections are closed when it ends.
+_built_apps: list = []
+
+
+@pytest.fixture(autouse=True)
+def close_app_stores():
+    """Dispose of each app's engine after its test, so no database connection outlives it."""
+    yield
+    while _built_apps:
+        _built_apps.pop().extensions["relay"].store.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -485,11 +485,6 @@ class TestBrowserForms:
         assert "POST" in response.headers["Access-Control-Allow-Methods"]
 
 
-def test_health_endpoints(client):
-    assert client.get("/healthz").status_code == 200
-    assert client.get("/readyz").get_json()["status"] == "ready"
-
-
 def test_answer_is_json_document(client, pb):
     pb.get(PB_URL, body=SUCCESS)
 
