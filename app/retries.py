@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 from app.config.model import DeliverySettings
 
+# The shortest wait, as a share of the full backoff step.
+JITTER_FLOOR = 0.8
+
 
 def retry_delay(
     attempts: int,
@@ -18,17 +21,17 @@ def retry_delay(
     """Return the seconds to wait after the `attempts`-th failed attempt.
 
     The delay doubles from `backoff_initial` up to `backoff_max`; each is
-    drawn from its upper half, so workers that failed together do not retry
-    together. A Retry-After from PhoneBurner is a floor.
+    drawn between 80% and 100% of that, so leads that failed together do not
+    retry together. A Retry-After from PhoneBurner is a floor.
     """
     ceiling = min(settings.backoff_max, settings.backoff_initial * 2 ** max(attempts - 1, 0))
-    delay = uniform(ceiling / 2, ceiling)
+    delay = uniform(ceiling * JITTER_FLOOR, ceiling)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
 
 
 def schedule_span(settings: DeliverySettings) -> float:
-    """Return the longest total wait before a lead is given up, ignoring jitter's lower half."""
+    """Return the total wait before a lead is given up, without jitter (the longest case)."""
     steps = range(settings.max_attempts - 1)
     return sum(min(settings.backoff_max, settings.backoff_initial * 2**step) for step in steps)

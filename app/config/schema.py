@@ -183,7 +183,7 @@ class StorageSchema(Schema):
 
 class DeliverySchema(Schema):
     inline_budget = fields.Float(load_default=8.0, validate=validate.Range(min=0, max=60))
-    max_attempts = fields.Integer(load_default=25, validate=validate.Range(min=1, max=1000))
+    max_attempts = fields.Integer(load_default=30, validate=validate.Range(min=1, max=1000))
     unrecognized_attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=100))
     backoff_initial = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=86_400))
     backoff_max = fields.Float(load_default=7200.0, validate=validate.Range(min=1, max=7 * 86_400))
