@@ -42,7 +42,7 @@ _FAILED_MESSAGES = {
 
 @dataclass(frozen=True)
 class LeadAnswer:
-    """What the relay tells the sender about one lead: the document and its HTTP status."""
+    """The relay's answer to the sender about one lead: the document and its HTTP status."""
 
     document: dict[str, Any]
     http_status: int

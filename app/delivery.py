@@ -20,13 +20,13 @@ from app.store.repository import Claim, Store
 
 log = logging.getLogger("relay.delivery")
 
-# Reply classes that say nothing about the lead, only that PhoneBurner could not take it now.
+# Reply classes that mean only that PhoneBurner could not take the lead now, not that the lead is bad.
 TRANSIENT = frozenset({ReplyClass.UNREACHABLE, ReplyClass.AMBIGUOUS, ReplyClass.UNAVAILABLE})
 
 
 @dataclass(frozen=True)
 class Result:
-    """What an attempt did: the lead's changed columns, and whether they were stored."""
+    """An attempt's effect: the lead's changed columns, and whether they were stored."""
 
     changes: dict[str, Any]
     stored: bool
@@ -119,7 +119,7 @@ class Deliverer:
             return {"status": "dead"}
 
         delay = retry_delay(attempts, delivery, retry_after=reply.retry_after)
-        # An unparseable reply is answered as failed, and retried a few times all the same.
+        # An unparseable reply makes the lead failed for the sender, and is retried a few times all the same.
         return {"status": "failed" if unrecognized else "queued", "next_attempt_at": now + delay}
 
     def _hold_customer(self, customer: str, reason: str) -> None:

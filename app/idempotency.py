@@ -1,4 +1,4 @@
-"""Idempotency keys: how the relay knows that a request repeats an earlier one."""
+"""Idempotency keys: how the relay recognizes a request that repeats an earlier one."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def request_key(*, source: str, header: str | None, sender_id: str | None, lead:
 
     The sender's Idempotency-Key, else the tool's own id for the submission,
     else a fingerprint of the normalized email and phone. Keys are hashed,
-    so the key table holds no personal data. None when there is no evidence.
+    so the key table contains no personal data. None when there is no evidence.
     """
     if header is not None:
         if not _VALID_HEADER.match(header):
@@ -33,6 +33,8 @@ def request_key(*, source: str, header: str | None, sender_id: str | None, lead:
     if sender_id:
         return f"sender:{source}:{_digest(sender_id)}"
 
+    # NOTE: a fingerprint repeat gets the first lead's answer and its own body is not kept,
+    # so answers that a person changed on a second submission within the window are dropped.
     if lead is not None and (lead.email or lead.phone):
         contact = f"{(lead.email or '').casefold()}|{lead.phone or ''}"
         return f"fingerprint:{source}:{_digest(contact)}"
@@ -40,5 +42,5 @@ def request_key(*, source: str, header: str | None, sender_id: str | None, lead:
 
 
 def body_hash(raw: bytes) -> str:
-    """Return the hash that tells whether two requests with one key carried the same body."""
+    """Return the hash that shows whether two requests with one key carried the same body."""
     return hashlib.sha256(raw).hexdigest()

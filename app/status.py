@@ -14,7 +14,7 @@ blueprint = Blueprint("status", __name__)
 
 @blueprint.get("/v1/leads/<lead_id>")
 def lead_status(lead_id: str) -> Response:
-    """Return the lead's answer document as it stands now."""
+    """Return the lead's answer document in its current state."""
     relay = current_relay()
     token = presented_token(request)
     if token is None:

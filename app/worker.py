@@ -1,9 +1,9 @@
 """The delivery worker: claims due leads and attempts them, retry after retry.
 
-Any number of workers may run, on any number of hosts, against one store:
-each claim bumps the lead's fencing token and holds a lease longer than a
-whole PhoneBurner call, so a lead is attempted by one worker at a time and a
-worker that crashed mid-attempt has its leads taken over once the lease ends.
+Any number of workers may run, on any number of hosts, against one store.
+Each claim bumps the lead's fencing token and sets a lease longer than a
+whole PhoneBurner call. So one worker at a time attempts a lead, and the
+leads of a worker that crashed mid-attempt are taken over once the lease ends.
 """
 
 from __future__ import annotations

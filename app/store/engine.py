@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from alembic import command
@@ -25,11 +26,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
     database = parsed.database
     if database and database != ":memory:":
-        try:
+        # On failure, connecting fails with SQLite's own message, which readiness and the store report.
+        with contextlib.suppress(OSError):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            # Connecting fails with SQLite's own message, where readiness and the store report it.
-            pass
 
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _configure_sqlite)
