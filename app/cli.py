@@ -140,10 +140,13 @@ def run_worker(args: argparse.Namespace) -> int:
         concurrency=concurrency,
         poll_interval=settings.delivery.poll_interval,
     )
-    if args.once:
-        worker.run_once()
-    else:
-        worker.run()
+    try:
+        if args.once:
+            worker.run_once()
+        else:
+            worker.run()
+    finally:
+        store.engine.dispose()
     return 0
 
 

@@ -1,13 +1,15 @@
 """Test stores: a fresh migrated SQLite file, or a clean PostgreSQL database.
 
 PostgreSQL tests run wherever a server answers at RELAY_TEST_POSTGRES_URL
-(default: the local server, as root). When none answers they are skipped,
+(default: the local server, as the current user, in a database of the run's own). When none answers they are skipped,
 except in CI (CI=true), where a missing server fails them instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import getpass
 import os
 import shutil
 import tempfile
@@ -21,7 +23,11 @@ from sqlalchemy.exc import OperationalError
 from app.store.engine import make_engine, migrate
 from app.store.tables import metadata
 
-POSTGRES_URL = os.environ.get("RELAY_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/relay_test")
+# Each test run gets its own database, so two runs on one server cannot empty each other's tables.
+POSTGRES_URL = os.environ.get(
+    "RELAY_TEST_POSTGRES_URL",
+    f"postgresql+psycopg://{getpass.getuser()}@127.0.0.1:5432/relay_test_{os.getpid()}",
+)
 
 
 @functools.cache
@@ -57,7 +63,19 @@ def _postgres_ready() -> str | None:
     engine = make_engine(POSTGRES_URL)
     migrate(engine)
     engine.dispose()
+    atexit.register(_drop_database, url)
     return POSTGRES_URL
+
+
+def _drop_database(url) -> None:
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    except OperationalError:
+        pass
+    finally:
+        admin.dispose()
 
 
 def fresh_postgres_url() -> str:

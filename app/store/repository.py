@@ -82,7 +82,11 @@ class Store:
     def _take_key(self, connection: Connection, key: str, lead_id: str, *, now: float, ttl: float) -> str | None:
         values = {"key": key, "lead_id": lead_id, "expires_at": now + ttl}
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        taken = connection.execute(dialect_insert(idempotency_keys).values(**values).on_conflict_do_nothing())
+        # SQLAlchemy keeps an INSERT's rowcount only when asked; psycopg reports -1 without it.
+        taken = connection.execute(
+            dialect_insert(idempotency_keys).values(**values).on_conflict_do_nothing(),
+            execution_options={"preserve_rowcount": True},
+        )
         if taken.rowcount == 1:
             return None
 
@@ -185,7 +189,8 @@ class Store:
             result = connection.execute(
                 dialect_insert(customer_holds)
                 .values(customer=customer, reason=reason, held_at=now)
-                .on_conflict_do_nothing()
+                .on_conflict_do_nothing(),
+                execution_options={"preserve_rowcount": True},
             )
         return result.rowcount == 1
 
@@ -266,3 +271,32 @@ class Store:
         with self.engine.connect() as connection:
             rows = connection.execute(select(leads.c.status, func.count()).group_by(leads.c.status)).all()
         return {status: count for status, count in rows}
+
+    @_wrap_errors
+    def counts_created_before(self, before: float) -> dict[str, int]:
+        """Return how many leads created before `before` have each status: what `purge` would delete."""
+        query = select(leads.c.status, func.count()).where(leads.c.created_at < before).group_by(leads.c.status)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return {status: count for status, count in rows}
+
+    @_wrap_errors
+    def count_expired_keys(self, *, now: float) -> int:
+        """Return how many idempotency keys expired before `now`."""
+        query = select(func.count()).select_from(idempotency_keys).where(idempotency_keys.c.expires_at < now)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
+
+    @_wrap_errors
+    def counts_by_customer(self) -> dict[str, dict[str, int]]:
+        """Return how many leads each customer has in each status, leaving out leads without a customer."""
+        query = (
+            select(leads.c.customer, leads.c.status, func.count())
+            .where(leads.c.customer.is_not(None))
+            .group_by(leads.c.customer, leads.c.status)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as connection:
+            for customer, status, count in connection.execute(query).all():
+                counts.setdefault(customer, {})[status] = count
+        return counts
