@@ -14,8 +14,9 @@ The invitee's own fields keep Calendly's names (`email`, `first_name`,
 `text_reminder_number`). A booking question is keyed by its text, so a source
 maps `phone = "Best number to reach you"`. UTM parameters are keyed by their
 names. The meeting's name and start time and the invitee's time zone become
-extras too, because they tell the caller what the lead booked. Nothing else of
-the payload becomes a field, so there is no transport noise to filter.
+extras too, labelled "Event", "Start time" and "Time zone", because they tell
+the caller what the lead booked. Nothing else of the payload becomes a field,
+so there is no transport noise to filter.
 """
 
 from __future__ import annotations
@@ -34,6 +35,20 @@ _TRACKING_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_c
 # When the host calls the invitee, Calendly stores the number the invitee gave
 # as the meeting's location, with location type "outbound_call".
 OUTBOUND_CALL_KEY = "scheduled_event.location.location"
+
+# Labels that extras show for Calendly's own keys. The keys stay as they are,
+# because a source's [fields] and [extras] name them.
+_LABELS = {
+    "email": "Email",
+    "name": "Name",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "text_reminder_number": "Text reminder number",
+    OUTBOUND_CALL_KEY: "Number to call",
+    "scheduled_event.name": "Event",
+    "scheduled_event.start_time": "Start time",
+    "timezone": "Time zone",
+}
 
 _MALFORMED = "malformed Calendly-Webhook-Signature header: expected t=<Unix seconds>,v1=<hex digest>"
 
@@ -129,7 +144,7 @@ def _invitee(document: Any) -> dict[str, Any]:
 
 def _add_scalar(fields: FieldSet, key: str, value: Any) -> None:
     if value is not None and not isinstance(value, (dict, list)):
-        fields.add(key, to_text(value))
+        fields.add(key, to_text(value), _LABELS.get(key))
 
 
 def _add_questions(fields: FieldSet, questions: Any) -> None:

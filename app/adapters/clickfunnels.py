@@ -96,6 +96,14 @@ class ClickFunnelsAdapter(Adapter):
         "event",
         # Classic's profile repeats the contact's own fields and ClickFunnels' bookkeeping.
         "contact_profile.*",
+        # Purchase history, webinar and affiliate tracking: ClickFunnels fills these, not the visitor.
+        "orders_count",
+        "total_spent",
+        "webinar_ext",
+        "aff_sub",
+        "aff_sub2",
+        "purchase",
+        "purchase.*",
     )
 
     def unwrap(self, document: Any, pairs: list[tuple[str, str]]) -> Unwrapped:

@@ -21,7 +21,9 @@ other form needs a `[fields]` table keyed by field id. Multi-input fields
 are told apart by the input ids the entry carries, which differ per type:
 Name and Address inputs stay separate fields (`1.3`, `4.5`) for the field
 map, Checkbox choices join into one answer under the field id (`5`), and a
-Consent field becomes its consent text under the field id when ticked.
+Consent field becomes its consent text under the field id when ticked. A
+Multi Select field's value, which the entry stores as a JSON array of
+strings (`["Choice A","Choice B"]`), becomes one answer joined with ", ".
 
 The add-on does not sign its requests; its Request Headers setting can send
 the relay's token.
@@ -29,6 +31,7 @@ the relay's token.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, ClassVar
 
@@ -41,7 +44,10 @@ _INPUT_ID = re.compile(r"(?P<field>\d+)\.(?P<input>\d+)")
 
 _NAME_INPUTS = frozenset({"2", "3", "4", "6", "8"})
 _ADDRESS_INPUTS = frozenset({"1", "2", "3", "4", "5", "6"})
+_ADDRESS_REQUIRED_INPUTS = _ADDRESS_INPUTS - {"2"}
 _CONSENT_INPUTS = frozenset({"1", "2", "3"})
+
+_NUMBER = re.compile(r"[+-]?\d+([.,]\d+)?")
 
 
 def _defaults(field_ids: tuple[str, ...], name: str) -> tuple[str, ...]:
@@ -104,7 +110,8 @@ class GravityFormsAdapter(Adapter):
             if isinstance(item, list):
                 _add_multi_input(fields, key, item)
             else:
-                fields.add(key, item)
+                for value in _choices(item):
+                    fields.add(key, value)
 
         return Unwrapped(fields=fields, sender_id=_entry_id(fields))
 
@@ -139,13 +146,31 @@ def _entry_items(pairs: list[tuple[str, str]]) -> list[tuple[str, str | list[tup
     return items
 
 
+def _choices(value: str) -> list[str]:
+    """Return the choices of a Multi Select value, which the entry stores as a JSON array of strings.
+
+    Any other value is one answer, kept as sent.
+    """
+    text = value.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        return [value]
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError):
+        # RecursionError: a form body can carry "[[[...]]]" nested deeper than the parser goes.
+        return [value]
+    if not isinstance(decoded, list) or not all(isinstance(choice, str) for choice in decoded):
+        return [value]
+    return decoded or [""]
+
+
 def _add_multi_input(fields: FieldSet, field_id: str, inputs: list[tuple[str, str]]) -> None:
     input_ids = {input_id for input_id, _ in inputs}
     values = dict(inputs)
 
     if _is_consent(input_ids, values):
         fields.add(field_id, values["2"] if values["1"] == "1" else "")
-    elif _is_name(input_ids) or input_ids == _ADDRESS_INPUTS:
+    elif _is_name(input_ids) or _is_address(input_ids):
         for input_id, value in inputs:
             fields.add(f"{field_id}.{input_id}", value)
     else:
@@ -156,10 +181,27 @@ def _add_multi_input(fields: FieldSet, field_id: str, inputs: list[tuple[str, st
 
 def _is_consent(input_ids: set[str], values: dict[str, str]) -> bool:
     # A Checkbox field with three choices has the same input ids. A Consent
-    # field differs in its values: `.1` is "1" or "" and `.3` a revision id.
-    # NOTE: a three-choice Checkbox whose first choice value is "1" and third
-    # a number reads as a Consent field.
-    return input_ids == _CONSENT_INPUTS and values["1"] in ("1", "") and values["3"].isdecimal()
+    # field differs in its values: `.1` is "1" or "", `.2` the consent text
+    # and `.3` a revision id.
+    # NOTE: a three-choice Checkbox whose first choice is "1" or unticked, second
+    # a text and third a number still reads as a Consent field.
+    return (
+        input_ids == _CONSENT_INPUTS
+        and values["1"] in ("1", "")
+        and _is_text(values["2"])
+        and values["3"].isdecimal()
+    )
+
+
+def _is_text(value: str) -> bool:
+    """Tell whether a value is words rather than empty or a number such as "2" or "2.5"."""
+    return bool(value.strip()) and _NUMBER.fullmatch(value.strip()) is None
+
+
+def _is_address(input_ids: set[str]) -> bool:
+    # A "Select Fields" feed may leave out line 2 (`.2`), so every other input decides.
+    # NOTE: a six-choice Checkbox field has the same input ids, so its choices stay apart.
+    return _ADDRESS_REQUIRED_INPUTS <= input_ids <= _ADDRESS_INPUTS
 
 
 def _is_name(input_ids: set[str]) -> bool:

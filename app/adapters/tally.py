@@ -111,12 +111,13 @@ def _is_option_flag(item: dict[str, Any], checkbox_groups: set[str]) -> bool:
 
 def _values(item: dict[str, Any]) -> list[str]:
     """Return a field's answers as text, with option ids replaced by the options' texts."""
-    options = {
-        to_text(option.get("id")): to_text(option.get("text"))
-        for option in item.get("options") or []
-        if isinstance(option, dict)
-    }
     value = item.get("value")
+    if item.get("type") == "PAYMENT" or _is_payment(value):
+        return _payment_values(value)
+    if item.get("type") == "MATRIX" or _is_matrix(value):
+        return _matrix_values(item, value)
+
+    options = _option_texts(item.get("options"))
     entries = value if isinstance(value, list) else [value]
 
     texts = []
@@ -129,6 +130,68 @@ def _values(item: dict[str, Any]) -> list[str]:
         text = to_text(entry)
         texts.append(options.get(text, text))
     return texts
+
+
+def _option_texts(options: Any) -> dict[str, str]:
+    """Return a map of option id to text, empty unless `options` is a list of {id, text} objects."""
+    if not isinstance(options, list):
+        return {}
+    return {
+        to_text(option["id"]): to_text(option.get("text"))
+        for option in options
+        if isinstance(option, dict) and isinstance(option.get("id"), (str, int)) and not isinstance(option["id"], bool)
+    }
+
+
+def _is_payment(value: Any) -> bool:
+    return isinstance(value, dict) and "currency" in value and ("price" in value or "amount" in value)
+
+
+def _payment_values(value: Any) -> list[str]:
+    """Return a payment's amount and currency, such as "20 EUR".
+
+    The payer's name and email and the payment link are payment data, not
+    answers, so they are never forwarded.
+    NOTE: the pages read (tally.so/help/webhooks, developers.tally.so) do not
+    document a PAYMENT value, so `price` or `amount` beside `currency` is assumed.
+    """
+    if not isinstance(value, dict):
+        return []
+    amount = value.get("price") if value.get("price") is not None else value.get("amount")
+    currency = value.get("currency")
+    if amount is None or isinstance(amount, (dict, list, bool)):
+        return []
+    if isinstance(currency, (dict, list, bool)):
+        currency = None
+    return [f"{to_text(amount)} {to_text(currency)}".strip()]
+
+
+def _is_matrix(value: Any) -> bool:
+    # A file upload sent as one object has scalar values, a matrix answer a list per row.
+    return isinstance(value, dict) and bool(value) and all(isinstance(cells, list) for cells in value.values())
+
+
+def _matrix_values(item: dict[str, Any], value: Any) -> list[str]:
+    """Return a matrix answer as one text: "row: column, column; row: column".
+
+    NOTE: Tally's pages (tally.so/help/webhooks, developers.tally.so) do not
+    document the webhook value of a MATRIX field. The value is read as an object
+    of row -> selected columns, and ids become texts through the field's `rows`
+    and `columns` (or `options`) lists when it carries them.
+    """
+    if not isinstance(value, dict):
+        return []
+    row_texts = _option_texts(item.get("rows"))
+    column_texts = {**_option_texts(item.get("options")), **_option_texts(item.get("columns"))}
+
+    answered_rows = []
+    for row, cells in value.items():
+        cells = cells if isinstance(cells, list) else [cells]
+        columns = [to_text(cell).strip() for cell in cells if cell is not None and not isinstance(cell, (dict, list))]
+        columns = [column_texts.get(column) or column for column in columns if column]
+        if columns:
+            answered_rows.append(f"{row_texts.get(row) or row}: {', '.join(columns)}")
+    return ["; ".join(answered_rows)] if answered_rows else []
 
 
 def _sender_id(document: dict[str, Any], data: dict[str, Any]) -> str | None:

@@ -174,9 +174,31 @@ def _answer_values(answer: dict[str, Any]) -> list[str]:
     if kind == "payment" and isinstance(value, dict):
         # The card holder's name and card digits are payment data, not lead data.
         return [to_text(value.get("amount"))]
+    if kind == "multi_format" and isinstance(value, dict):
+        return _recording_values(value)
     if isinstance(value, (dict, list)):
         return []
     return [to_text(value)]
+
+
+# Keys of a recording answer, tried in order: the respondent's words, then the recording's URL.
+_RECORDING_TEXT_KEYS = ("transcript", "text")
+_RECORDING_URL_KEYS = ("url", "file_url", "audio_url", "video_url")
+
+
+def _recording_values(recording: dict[str, Any]) -> list[str]:
+    """Return a recorded answer's transcript or text, or else its URL.
+
+    NOTE: the pages read (Typeform's webhook example payload and Responses API
+    explanation) do not show a `multi_format` answer, so its keys are a guess
+    from the answer's purpose.
+    """
+    for keys in (_RECORDING_TEXT_KEYS, _RECORDING_URL_KEYS):
+        for key in keys:
+            value = recording.get(key)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool) and to_text(value).strip():
+                return [to_text(value)]
+    return []
 
 
 def _add_hidden(fields: FieldSet, hidden: Any) -> None:

@@ -17,6 +17,7 @@ Zapier sends no id of its own in the body, so `sender_id` is always None.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from app.adapters import form
@@ -30,14 +31,17 @@ _LEVEL = re.compile(r"__|\.")
 _EXACT_ONLY = frozenset({"customer", "leadstream"})
 
 
-def path_fields(pairs: list[tuple[str, str]]) -> FieldSet:
+def path_fields(
+    pairs: list[tuple[str, str]], *, skip_suffix: Callable[[str, str], bool] | None = None
+) -> FieldSet:
     """Build fields from the pairs, each labelled with its key and also found by its trailing paths.
 
     `lead__address__city` (or `lead.address.city`) is also found as `city` and
     as `address__city`, so a field map's usual names reach nested keys. A
     trailing path that two keys share (`lead__email` and `owner__email`) finds
     neither of them: guessing could send the wrong person's email, so such
-    payloads need an entry in the source's [fields].
+    payloads need an entry in the source's [fields]. `skip_suffix(key, suffix)`
+    returns true for a trailing path that must not find its key.
     """
     fields = FieldSet()
     for key, value in pairs:
@@ -46,8 +50,9 @@ def path_fields(pairs: list[tuple[str, str]]) -> FieldSet:
         # Start at 1: the whole key is already found exactly or loosely.
         for start in range(1, len(segments)):
             suffix = "__".join(segments[start:])
-            if loose_key(suffix) not in _EXACT_ONLY:
-                fields.alias(suffix, key)
+            if loose_key(suffix) in _EXACT_ONLY or (skip_suffix is not None and skip_suffix(key, suffix)):
+                continue
+            fields.alias(suffix, key)
     return fields
 
 

@@ -60,9 +60,9 @@ def webhook(payload: dict, event: str = "invitee.created") -> str:
 
 
 MEETING = {
-    "scheduled_event.name": "Discovery call",
-    "scheduled_event.start_time": "2025-03-20T15:00:00.000000Z",
-    "timezone": "America/Chicago",
+    "Event": "Discovery call",
+    "Start time": "2025-03-20T15:00:00.000000Z",
+    "Time zone": "America/Chicago",
 }
 
 CASES = {
@@ -100,14 +100,15 @@ CASES = {
         )),
         lead(
             {
-                "text_reminder_number": "+1 404-555-1234",
+                "Name": "Zoë O'Brien-Ñúñez",
+                "Text reminder number": "+1 404-555-1234",
                 "email": "other@example.com",
                 "Tools you use": "Trello\nAdobe Creative Cloud",
                 "Budget": "Tom & Jerry <10k>",
                 "question 3": "untitled answer",
                 "Numbers": "123456789012345678901",
-                "scheduled_event.name": "Call with us",
-                "scheduled_event.start_time": "2025-03-21T09:00:00Z",
+                "Event": "Call with us",
+                "Start time": "2025-03-21T09:00:00Z",
                 "utm_source": "newsletter",
                 "salesforce_uuid": "00Q5e00000AbCdE",
             },
@@ -129,6 +130,34 @@ def test_body_maps(name):
     mapped = map_body("calendly", raw, "application/json")
 
     assert_lead(mapped, expected)
+
+
+def test_own_keys_labelled_for_people():
+    # With the phone mapped to a question, Calendly's own keys become extras:
+    # they keep their keys for [fields] and [extras], and show labels for people.
+    raw = webhook(invitee(
+        first_name="Ana", last_name="Ruiz", text_reminder_number="+1 404-555-1234",
+        questions_and_answers=[{"question": "Cell", "answer": "(404) 555-9999", "position": 0}],
+        scheduled_event={"name": "Site visit", "start_time": "2025-03-22T10:00:00Z",
+                         "location": {"type": "outbound_call", "location": "+1 404 555 7777"}},
+        tracking=None,
+    ))
+
+    mapped = map_body("calendly", raw, "application/json", fields={"phone": "Cell"},
+                      extras={"Reminders": "text_reminder_number", "Meeting": "scheduled_event.name"})
+
+    assert_lead(mapped, lead(
+        [
+            ("Reminders", "+1 404-555-1234"),
+            ("Meeting", "Site visit"),
+            ("Name", "Dana Prospect"),
+            ("Number to call", "+1 404 555 7777"),
+            ("Start time", "2025-03-22T10:00:00Z"),
+            ("Time zone", "America/Chicago"),
+        ],
+        sender_id=INVITEE_URI,
+        firstname="Ana", lastname="Ruiz", email="dana@example.com", phone="+14045559999",
+    ))
 
 
 def test_questions_mappable_by_text():
@@ -180,9 +209,9 @@ COMMON_PARAMS = [
     ("key", "vendor-key-for-tests-0001"), ("user_id", "123456"), ("cm_id", "YYYY"),
     ("firstname", "Dana"), ("lastname", "Prospect"), ("email", "dana@example.com"), ("phone", "9495550123"),
     ("question[0]", "Company"), ("answer[0]", "Prospect & Co"),
-    ("question[1]", "scheduled_event.name"), ("answer[1]", "Discovery call"),
-    ("question[2]", "scheduled_event.start_time"), ("answer[2]", "2025-03-20T15:00:00.000000Z"),
-    ("question[3]", "timezone"), ("answer[3]", "America/Chicago"),
+    ("question[1]", "Event"), ("answer[1]", "Discovery call"),
+    ("question[2]", "Start time"), ("answer[2]", "2025-03-20T15:00:00.000000Z"),
+    ("question[3]", "Time zone"), ("answer[3]", "America/Chicago"),
     ("question[4]", "utm_source"), ("answer[4]", "google"),
     ("question[5]", "utm_campaign"), ("answer[5]", "spring"),
 ]

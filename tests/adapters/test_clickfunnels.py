@@ -110,10 +110,32 @@ CASES = {
         }),
         JSON,
         lead(
-            {"how_soon": "ASAP"}, sender_id=None,
+            {"name": "Ann Lee", "how_soon": "ASAP"}, sender_id=None,
             firstname="Ann", lastname="Lee", email="ann@example.com", phone="+19495550195",
             address1="9 Elm St", city="Irvine", state="CA", zip="92618", country="US",
         ),
+    ),
+    # Purchase totals, webinar and affiliate tracking are ClickFunnels' data, not answers.
+    "classic contact with tracking": (
+        json.dumps({
+            "email": "track@example.com", "first_name": "Tia", "orders_count": 3, "total_spent": "297.00",
+            "webinar_ext": "a1b2c3", "aff_sub": "partner-7", "aff_sub2": "campaign-2", "how_soon": "today",
+            "purchase": {"product_ids": [12, 13], "payment_method_nonce": None, "order_saas_url": "x"},
+        }),
+        JSON,
+        lead({"how_soon": "today"}, sender_id=None, firstname="Tia", email="track@example.com"),
+    ),
+    "classic nested contact with tracking": (
+        json.dumps({"contact": {"email": "nested2@example.com", "orders_count": 3, "total_spent": "10.00",
+                                "aff_sub": "partner-7", "budget": "5k"}}),
+        JSON,
+        lead({"budget": "5k"}, sender_id=None, email="nested2@example.com"),
+    ),
+    "classic form with tracking": (
+        urlencode({"email": "form2@example.com", "phone": "9495550197", "orders_count": "0", "total_spent": "0.0",
+                   "webinar_ext": "x9", "aff_sub": "fb", "purchase": "", "how_soon": "next week"}),
+        FORM,
+        lead({"how_soon": "next week"}, sender_id=None, email="form2@example.com", phone="+19495550197"),
     ),
     "classic nested contact": (
         json.dumps({"contact": {"email": "nest@example.com", "contact_profile": {"first_name": "Nia"}}}),

@@ -106,7 +106,65 @@ NASTY = (
     '"13":"Call after 5pm","post_id":null,"is_starred":0,"ip":"203.0.113.20"}'
 )
 
+# A "Select Fields" feed that picked the address inputs but not line 2 (`4.2`).
+ADDRESS_WITHOUT_LINE_2 = json.dumps({
+    "2": "ga@example.com",
+    "4.1": "1 Main",
+    "4.3": "Austin",
+    "4.4": "Texas",
+    "4.5": "78701",
+    "4.6": "United States",
+})
+
+# Three-choice Checkbox fields whose values would pass for a Consent field's
+# `.1` and `.3`: numeric choices, all ticked or with the second unticked.
+NUMERIC_CHECKBOXES = json.dumps({
+    "2": "boxes@example.com",
+    "11.1": "1",
+    "11.2": "2",
+    "11.3": "3",
+    "12.1": "1",
+    "12.2": "",
+    "12.3": "3",
+    "14.1": "",
+    "14.2": "2.5",
+    "14.3": "7",
+})
+
+# Multi Select values, which the entry stores as JSON arrays of strings. Text
+# that only looks like an array stays as sent.
+MULTI_SELECT = json.dumps({
+    "2": "multi@example.com",
+    "15": '["Choice A","Choice B"]',
+    "16": " [\"Only\"] ",
+    "17": "[]",
+    "18": "[1, 2]",
+    "19": "[not json]",
+    "20": "[" * 5000 + "]" * 5000,
+})
+
 CASES = {
+    "address without line 2": (
+        ADDRESS_WITHOUT_LINE_2,
+        lead(email="ga@example.com", address1="1 Main", city="Austin", state="TX", zip="78701", country="US"),
+    ),
+    "numeric checkboxes": (
+        NUMERIC_CHECKBOXES,
+        lead(email="boxes@example.com", extras=[("11", "1, 2, 3"), ("12", "1, 3"), ("14", "2.5, 7")]),
+    ),
+    "multi select": (
+        MULTI_SELECT,
+        lead(
+            email="multi@example.com",
+            extras=[
+                ("15", "Choice A, Choice B"),
+                ("16", "Only"),
+                ("18", "[1, 2]"),
+                ("19", "[not json]"),
+                ("20", "[" * 5000 + "]" * 5000),
+            ],
+        ),
+    ),
     "common": (
         COMMON,
         lead(

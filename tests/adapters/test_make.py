@@ -73,6 +73,56 @@ CASES = {
             state="QC", country="CA",
         ),
     ),
+    # One phone and one email in arrays of objects fill phone and email. An
+    # email item's `address` is not the street address.
+    "array contacts": (
+        json.dumps({
+            "contact": {
+                "name": "Kim Lee",
+                "phones": [{"label": "work", "number": "+1 512 555 0101"}],
+                "emails": [{"address": "kim@example.com", "primary": True}],
+            },
+        }),
+        JSON,
+        lead(
+            {"contact.phones.0.label": "work", "contact.emails.0.primary": "true"},
+            firstname="Kim", lastname="Lee", email="kim@example.com", phone="+15125550101",
+        ),
+    ),
+    "array contacts with value keys": (
+        json.dumps({
+            "person": {
+                "phone": [{"value": "(512) 555-0102", "label": "mobile", "primary": True}],
+                "email": [{"value": "pat@example.com", "label": "work"}],
+                "emails": [],
+            },
+        }),
+        JSON,
+        lead(
+            {"person.phone.0.label": "mobile", "person.phone.0.primary": "true", "person.email.0.label": "work"},
+            email="pat@example.com", phone="+15125550102",
+        ),
+    ),
+    # Two emails could be two people, so neither is the email. A plain `phone`
+    # key outranks an array item.
+    "array contacts ambiguous": (
+        json.dumps({
+            "phone": "512-555-0103",
+            "contact": {
+                "phones": [{"number": "512-555-0104"}],
+                "emails": [{"email": "first@example.com"}, {"email": "second@example.com"}],
+            },
+        }),
+        JSON,
+        lead(
+            {
+                "contact.phones.0.number": "512-555-0104",
+                "contact.emails.0.email": "first@example.com",
+                "contact.emails.1.email": "second@example.com",
+            },
+            phone="+15125550103",
+        ),
+    ),
 }
 
 

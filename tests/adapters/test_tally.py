@@ -91,6 +91,7 @@ CASES = {
                 {"key": "question_b3", "label": "Second phone", "type": "INPUT_TEXT", "value": None},
                 {"key": "question_b4", "label": "Notes", "type": "TEXTAREA", "value": ""},
                 {"key": "question_b5", "label": "Grid", "type": "MATRIX", "value": {"row1": ["col1"]}},
+                {"key": "question_b6", "label": "Pick one", "type": "DROPDOWN", "value": ["o-1"], "options": 7},
                 {"label": "no key", "type": "INPUT_TEXT", "value": "dropped"},
             ],
             response_id=None, eventId=98765432109876543210,
@@ -104,10 +105,48 @@ CASES = {
                 "Roof photo": "https://storage.example.com/roof.jpg",
                 "Meter number": "123456789012345678901",
                 "I agree to be called": "true",
+                "Grid": "row1: col1",
+                "Pick one": "o-1",
             },
             sender_id="98765432109876543210",
             firstname="Zoë", lastname="O'Brien-Ñúñez", email="zoe+leads@example.com", phone="+19495550101",
             state="CA",
+        ),
+    ),
+    # Matrix rows and columns arrive as ids, resolved when the field lists them.
+    # A payment forwards its amount and currency, never the payer.
+    "matrix and payment": (
+        event([
+            {"key": "question_w4Q4Xn", "label": "Email", "type": "INPUT_EMAIL", "value": "grid@example.com"},
+            {"key": "question_m1", "label": "Bare grid", "type": "MATRIX",
+             "value": {"r1": ["col1"], "r2": ["col2"]}},
+            {"key": "question_m2", "label": "Rate us", "type": "MATRIX",
+             "value": {"r-speed": ["c-good", "c-fast"], "r-price": ["c-ok"], "r-skipped": []},
+             "rows": [{"id": "r-speed", "text": "Speed"}, {"id": "r-price", "text": "Price"}],
+             "columns": [{"id": "c-good", "text": "Good"}, {"id": "c-fast", "text": "Fast"},
+                         {"id": "c-ok", "text": "OK"}]},
+            {"key": "question_m3", "label": "Columns as options", "type": "MATRIX",
+             "value": {"Heating": ["opt-yes"]}, "options": [{"id": "opt-yes", "text": "Yes"}]},
+            {"key": "question_m4", "label": "Untyped grid", "type": "UNKNOWN_TYPE", "value": {"a": ["b", "c"]}},
+            {"key": "question_m5", "label": "Empty grid", "type": "MATRIX", "value": {"r1": []}},
+            {"key": "question_m6", "label": "Odd grid", "type": "MATRIX", "value": {"r1": "c1", "r2": [{"x": 1}]}},
+            {"key": "question_p1", "label": "Deposit", "type": "PAYMENT",
+             "value": {"price": 20, "currency": "EUR", "name": "Alice Smith", "email": "payer@example.com",
+                       "link": "https://dashboard.stripe.com/payments/pi_123"}},
+            {"key": "question_p2", "label": "Fee", "type": "PAYMENT", "value": {"amount": "9.50", "name": "A"}},
+            {"key": "question_p3", "label": "Unpaid", "type": "PAYMENT", "value": {"name": "No Amount"}},
+        ], response_id="gr1d"),
+        lead(
+            {
+                "Bare grid": "r1: col1; r2: col2",
+                "Rate us": "Speed: Good, Fast; Price: OK",
+                "Columns as options": "Heating: Yes",
+                "Untyped grid": "a: b, c",
+                "Odd grid": "r1: c1",
+                "Deposit": "20 EUR",
+                "Fee": "9.50",
+            },
+            sender_id="gr1d", email="grid@example.com",
         ),
     ),
 }
@@ -139,6 +178,30 @@ def test_other_events_ignored():
 
     with pytest.raises(IgnoredEvent, match="only FORM_RESPONSE events"):
         map_body("tally", raw, "application/json")
+
+
+# `options` that is not a list of {id, text} objects counts as no options.
+MALFORMED_OPTIONS = {
+    "number": 5,
+    "boolean": True,
+    "string": "o-1",
+    "object": {"id": "o-1", "text": "One"},
+    "items not objects": [1, "o-1", None, ["o-1"]],
+    "item without id": [{"text": "One"}],
+    "item with object id": [{"id": {"o": 1}, "text": "One"}],
+}
+
+
+@pytest.mark.parametrize("options", MALFORMED_OPTIONS.values(), ids=MALFORMED_OPTIONS.keys())
+def test_malformed_options_ignored(options):
+    fields = [
+        {"key": "question_w4Q4Xn", "label": "Email", "type": "INPUT_EMAIL", "value": "opt@example.com"},
+        {"key": "question_o1", "label": "Pick", "type": "DROPDOWN", "value": ["o-1"], "options": options},
+    ]
+
+    mapped = map_body("tally", event(fields), "application/json")
+
+    assert_lead(mapped, lead({"Pick": "o-1"}, sender_id=RESPONSE_ID, email="opt@example.com"))
 
 
 @pytest.mark.parametrize(
@@ -182,6 +245,17 @@ def test_signed_event_delivered(pb):
 
     assert response.status_code == 201
     assert sent_params(pb) == COMMON_PARAMS
+
+
+def test_malformed_options_delivered(pb):
+    pb.get(PB_URL, body=SUCCESS)
+    fields = [*COMMON_FIELDS[:4], {**COMMON_FIELDS[4], "options": 42}]
+
+    response = app_client("tally").post(f"/v1/leads/landing?token={TOKEN}", data=event(fields),
+                                        content_type="application/json")
+
+    assert response.status_code == 201
+    assert ("answer[0]", "7e411945-d219-41c3-8098-0f1300f66d3c") in sent_params(pb)
 
 
 def test_first_secret_accepted(pb):

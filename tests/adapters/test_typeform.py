@@ -147,12 +147,47 @@ CASES = {
                 "Company": "Tom & Jerry <Ltd>",
                 "Order reference": "123456789012345678901",
                 "Deposit": "25.00",
+                "video": "https://example.com/v",
                 "email": "prefilled@example.com",
                 "gclid": "Cj0KCQ",
             },
             sender_id="123456789012345678901",
             firstname="Zoë", lastname="O'Brien-Ñúñez", email="zoe+leads@example.com", phone="+442079460958",
             zip="SW1A 1AA",
+        ),
+    ),
+    # Recorded answers: the transcript or text when present, else the recording's URL.
+    "recordings": (
+        form_body(
+            [
+                field("Em4il0000002", "email", "Email", "email"),
+                field("Rec000000001", "pitch", "Tell us about your project", "multi_format"),
+                field("Rec000000002", "voice", "Leave a voice note", "multi_format"),
+                field("Rec000000003", "clip", "Show us the roof", "multi_format"),
+                field("Rec000000004", "typed", "Or type it", "multi_format"),
+                field("Rec000000005", "blank", "Nothing recorded", "multi_format"),
+            ],
+            [
+                answer("Em4il0000002", "email", "email", "email", "rec@example.com"),
+                answer("Rec000000001", "pitch", "multi_format", "multi_format",
+                       {"transcript": "We need a new roof.", "audio_url": "https://example.com/a.mp3"}),
+                answer("Rec000000002", "voice", "multi_format", "multi_format",
+                       {"transcript": "", "audio_url": "https://example.com/b.mp3"}),
+                answer("Rec000000003", "clip", "multi_format", "multi_format",
+                       {"video_url": "https://example.com/c.mp4", "text": {"nested": True}}),
+                answer("Rec000000004", "typed", "multi_format", "multi_format", {"text": "Two floors"}),
+                answer("Rec000000005", "blank", "multi_format", "multi_format", {"audio_url": None}),
+            ],
+            event_id="rec0rd1ngs",
+        ),
+        lead(
+            {
+                "Tell us about your project": "We need a new roof.",
+                "Leave a voice note": "https://example.com/b.mp3",
+                "Show us the roof": "https://example.com/c.mp4",
+                "Or type it": "Two floors",
+            },
+            sender_id="rec0rd1ngs", email="rec@example.com",
         ),
     ),
     "no definition": (
