@@ -17,8 +17,10 @@ COPY app/ app/
 COPY config/ config/
 COPY wsgi.py .
 
-RUN useradd --system --uid 10001 --no-create-home relay
+# The SQLite store's default folder, writable by the relay's user; mount a volume here.
+RUN useradd --system --uid 10001 --no-create-home relay && mkdir /app/var && chown relay /app/var
 USER relay
+VOLUME ["/app/var"]
 
 EXPOSE 8080
 
