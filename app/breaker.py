@@ -41,6 +41,11 @@ class CircuitBreaker:
             self._probing = True
             return True
 
+    def release_probe(self) -> None:
+        """Give back a probe that made no attempt, so the breaker's state is unchanged."""
+        with self._lock:
+            self._probing = False
+
     def record(self, *, transient_failure: bool) -> None:
         """Count an attempt's result: a transient failure, or any reply from PhoneBurner."""
         with self._lock:

@@ -127,12 +127,16 @@ class Deliverer:
             log.error("customer.held", extra={"customer": customer, "reason": reason})
 
     def _fail_without_attempt(self, claim: Claim, row: dict[str, Any], reason: str) -> Result:
+        if self.breaker is not None:
+            self.breaker.release_probe()
         log.error("lead.unroutable", extra={"customer": row["customer"], "leadstream": row["leadstream"]})
         changes = {"status": "failed", "last_class": "config_fault", "last_reason": reason,
                    "next_attempt_at": None, "updated_at": self.clock()}
         return Result(changes=changes, stored=self.store.release(claim, changes), reply=None)
 
     def _reject_too_long(self, claim: Claim, error: UrlTooLong) -> Result:
+        if self.breaker is not None:
+            self.breaker.release_probe()
         changes = {"status": "rejected", "errors": json.dumps({"lead": [str(error)]}),
                    "last_reason": "url_too_long", "next_attempt_at": None, "updated_at": self.clock()}
         return Result(changes=changes, stored=self.store.release(claim, changes), reply=None)

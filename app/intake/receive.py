@@ -57,6 +57,7 @@ class Receiver:
             lead=submission.lead,
         )
         now = time.time()
+        plan = "not_planned"
         try:
             plan = self._plan(submission)
             row = self._new_row(submission, plan, now)
@@ -66,10 +67,15 @@ class Receiver:
                 return self._answer_repeat(accepted.lead_id, row["request_hash"], submission.idempotency_header)
 
             answer = self._first_answer(row, plan)
+            plan = "attempted"
             self.store.save_answer(row["id"], answer.http_status, answer.document)
         except StoreUnavailable as error:
             log.error("store.unavailable", extra={"error": str(error)})
             raise StoreDown("the relay could not store the lead; nothing was sent, retry later") from None
+        finally:
+            if plan == "inline":
+                # The breaker let this request probe, but no attempt came of it: let the next one try.
+                self.breaker.release_probe()
         return answer
 
     def _plan(self, submission: Submission) -> str:

@@ -82,7 +82,7 @@ class Store:
     def _take_key(self, connection: Connection, key: str, lead_id: str, *, now: float, ttl: float) -> str | None:
         values = {"key": key, "lead_id": lead_id, "expires_at": now + ttl}
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        # SQLAlchemy keeps an INSERT's rowcount only when asked; psycopg reports -1 without it.
+        # SQLAlchemy 2.1 keeps an INSERT's rowcount only with preserve_rowcount, and psycopg reports -1 without it.
         taken = connection.execute(
             dialect_insert(idempotency_keys).values(**values).on_conflict_do_nothing(),
             execution_options={"preserve_rowcount": True},

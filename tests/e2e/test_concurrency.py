@@ -1,0 +1,90 @@
+"""Concurrent repeats of one request against the relay under gunicorn with two worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.e2e.conftest import (
+    ADMIN_TOKEN,
+    FORM_CONFIG,
+    ROOT,
+    TOKEN,
+    VENDOR_KEY,
+    Relay,
+    adapter_sources,
+    free_port,
+    stop,
+    wait_until_up,
+)
+from tests.stores import fresh_postgres_url
+
+FORM = "application/x-www-form-urlencoded"
+SENDERS = 10
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_worker_relay(request, simulator, tmp_path):
+    """The relay under gunicorn with two gevent workers over one store, without a delivery worker."""
+    store_path = tmp_path / "relay.db"
+    config_text = FORM_CONFIG.format(sim_port=simulator.base.rsplit(":", 1)[1], store_path=store_path)
+    if request.param == "postgresql":
+        sqlite_line = f'url = "sqlite:///{store_path}"'
+        assert sqlite_line in config_text
+        config_text = config_text.replace(sqlite_line, f'url = "{fresh_postgres_url()}"')
+    config = tmp_path / "relay.toml"
+    config.write_text(config_text + adapter_sources())
+    log_path = tmp_path / "relay.log"
+
+    port = free_port()
+    environ = {
+        **os.environ,
+        "RELAY_CONFIG": str(config),
+        "E2E_VENDOR_KEY": VENDOR_KEY,
+        "E2E_TOKEN": TOKEN,
+        "E2E_ADMIN_TOKEN": ADMIN_TOKEN,
+        "RELAY_WORKERS": "2",
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+    }
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
+    with log_path.open("wb") as log_file:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=environ,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", web)
+        yield Relay(port, log_path)
+    finally:
+        stop(web)
+
+
+def test_concurrent_repeats_one_call(two_worker_relay, simulator):
+    email = "ana.concurrent@example.com"
+    body = f"first_name=Ana&last_name=Lopez&email={email.replace('@', '%40')}&phone=%28212%29+555-0199"
+    # The simulator delays its reply by 300 ms, so the repeats arrive while the first request is still attempting.
+    simulator.fault("delay:300")
+    barrier = threading.Barrier(SENDERS)
+
+    def send(_):
+        barrier.wait(timeout=10)
+        return two_worker_relay.post("form", body, FORM, headers={"Idempotency-Key": "concurrent-order-1"})
+
+    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+        answers = list(pool.map(send, range(SENDERS)))
+
+    assert [answer.status_code for answer in answers] == [201] * SENDERS
+    documents = [answer.json() for answer in answers]
+    assert all(document == documents[0] for document in documents)
+    assert documents[0]["status"] == "delivered"
+    replayed = sorted(answer.headers.get("Idempotent-Replayed", "") for answer in answers)
+    assert replayed == [""] + ["true"] * (SENDERS - 1)
+    assert len(simulator.calls_for(email)) == 1

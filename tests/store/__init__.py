@@ -1,0 +1,1 @@
+"""The durable-delivery core: the store, attempts, the worker and intake over a real store."""
