@@ -76,3 +76,34 @@ class TestFieldSetLookup:
 
         assert fields.find("1.3") is None
         assert fields.find("13").text == "thirteen"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("john%40example.com", "john@example.com"),
+        ("john%252Btag%2540example.com", "john+tag@example.com"),
+        ("%2B44%2020%207946%200958", "+44 20 7946 0958"),
+        ("caf%C3%A9", "café"),
+        ("50% off", "50% off"),
+        ("%ff%fe", "%ff%fe"),
+        ("a+b", "a+b"),
+        ("O\\'Brien", "O'Brien"),
+        ("Tom &amp;amp; Jerry", "Tom &amp; Jerry"),
+    ],
+)
+def test_quirks_repaired(value, expected):
+    from app.adapters.quirks import repair
+
+    assert repair(value) == expected
+
+
+def test_double_encoded_contact_delivered():
+    lead = map_body(
+        "form",
+        "email=john%252Btag%2540example.com&phone=%252B44%252020%25207946%25200958",
+        "application/x-www-form-urlencoded",
+    )
+
+    assert lead["email"] == "john+tag@example.com"
+    assert lead["phone"] == "+442079460958"
