@@ -14,8 +14,8 @@ import re
 
 from gunicorn.glogging import Logger
 
-# Anything after "?" in a request target, up to whitespace or a quote.
-_QUERY = re.compile(r"\?[^\s\"']*")
+# A query string in a request target: "?" then text with an "=" in it, up to whitespace or a quote.
+_QUERY = re.compile(r"\?[^\s\"'=]*=[^\s\"']*")
 
 # Paths are cut here: a long path is noise in a log, or an attempt to fill it.
 MAX_PATH_CHARS = 200

@@ -130,6 +130,19 @@ class Receiver:
         elapsed = round(result.reply.elapsed_ms, 1) if result.reply and result.reply.elapsed_ms is not None else None
         return LeadAnswer(answer.document, answer.http_status, retry_after=retry_after, phoneburner_ms=elapsed)
 
+    def _answer_unanswered(self, first: dict[str, Any]) -> LeadAnswer:
+        """Answer a repeat whose first request never gave an answer: still running, or killed."""
+        replayed = {"Idempotent-Replayed": "true"}
+        if _in_flight(first):
+            answer = answer_for_lead(first, queued_reason="not_attempted")
+            answer.document["message"] = "the first request for this lead is still being handled; ask again later"
+            return LeadAnswer(answer.document, 409, headers=replayed)
+
+        # The first request died before answering; the lead's own state is the answer, kept for later repeats.
+        answer = answer_for_lead(first, queued_reason="retrying")
+        self.store.save_answer(first["id"], answer.http_status, answer.document)
+        return LeadAnswer(answer.document, answer.http_status, headers=replayed)
+
     def _inline_timeout(self) -> tuple[float, float]:
         budget = self.settings.delivery.inline_budget
         connect = min(self.settings.phoneburner.connect_timeout, budget / 2)
@@ -138,6 +151,10 @@ class Receiver:
 
     def _answer_repeat(self, first_id: str, request_hash: str, header: str | None) -> LeadAnswer:
         first = self.store.get(first_id)
+        if first is None:
+            # The key outlived its lead (purged); the sender should try again as a new lead later.
+            log.error("lead.repeat_without_lead", extra={"first_lead": first_id})
+            raise StoreUnavailable("the first lead of this request is missing")
         if header is not None and first["request_hash"] != request_hash:
             return LeadAnswer(
                 document={
@@ -150,15 +167,19 @@ class Receiver:
             )
 
         deadline = time.monotonic() + self.settings.delivery.repeat_wait
-        while first["answer_status"] is None and time.monotonic() < deadline:
+        while _in_flight(first) and time.monotonic() < deadline:
             time.sleep(_REPEAT_POLL)
             first = self.store.get(first_id)
 
         log.info("lead.repeat", extra={"first_lead": first_id})
         if first["answer_status"] is None:
-            answer = answer_for_lead(first, queued_reason="not_attempted")
-            answer.document["message"] = "the first request for this lead is still being handled; ask again later"
-            return LeadAnswer(answer.document, 409, headers={"Idempotent-Replayed": "true"})
+            return self._answer_unanswered(first)
         return LeadAnswer(
             json.loads(first["answer_body"]), first["answer_status"], headers={"Idempotent-Replayed": "true"}
         )
+
+
+def _in_flight(row: dict[str, Any]) -> bool:
+    """Return whether the request that stored this lead may still be answering it."""
+    unanswered = row["answer_status"] is None
+    return unanswered and row["lease_until"] is not None and row["lease_until"] > time.time() and row["attempts"] == 0

@@ -279,3 +279,26 @@ def test_repeat_waits_for_first_answer(store_url, make_app, pb):
     assert response.get_json() == answer
     assert response.headers["Idempotent-Replayed"] == "true"
     assert len(pb.calls) == 0
+
+
+def test_repeat_after_killed_request_gets_lead_status(store_url, make_app, pb):
+    app = make_app(store_url, repeat_wait=5)
+    store = relay_of(app).store
+    first = insert_in_flight(store, form_body())
+    # The request died mid-attempt; a worker took the lead over after the lease and delivered it.
+    claim = store.claim_due(now=time.time() + 120, lease=60, limit=1)[0]
+    store.record_attempt(
+        claim,
+        {"number": 1, "started_at": time.time(), "reply_class": "delivered", "outcome": "SUCCESS"},
+        {"status": "delivered", "attempts": 1, "last_outcome": "SUCCESS", "updated_at": time.time()},
+    )
+
+    response = post(app.test_client(), key=KEY)
+    again = post(app.test_client(), key=KEY)
+
+    assert response.status_code == 201
+    assert response.get_json()["lead_id"] == first["id"]
+    assert response.get_json()["status"] == "delivered"
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == response.get_json()
+    assert len(pb.calls) == 0
