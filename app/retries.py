@@ -20,9 +20,9 @@ def retry_delay(
 ) -> float:
     """Return the seconds to wait after the `attempts`-th failed attempt.
 
-    The delay doubles from `backoff_initial` up to `backoff_max`; each is
-    drawn between 80% and 100% of that, so leads that failed together do not
-    retry together. A Retry-After from PhoneBurner is a floor.
+    The delay doubles from `backoff_initial` up to `backoff_max`. Each is
+    drawn between 80% and 100% of that step, so leads that failed together
+    do not retry together. A Retry-After from PhoneBurner is a floor.
     """
     ceiling = min(settings.backoff_max, settings.backoff_initial * 2 ** max(attempts - 1, 0))
     delay = uniform(ceiling * JITTER_FLOOR, ceiling)

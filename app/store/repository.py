@@ -90,7 +90,7 @@ class Store:
         if taken.rowcount == 1:
             return None
 
-        # An expired key belongs to whoever renews it first.
+        # An expired key goes to the first request that renews it.
         renewed = connection.execute(
             update(idempotency_keys)
             .where(idempotency_keys.c.key == key, idempotency_keys.c.expires_at < now)
