@@ -193,6 +193,38 @@ class Relay:
             time.sleep(0.1)
 
 
+def launch_relay(config, log_path, *, web_workers: int, with_worker: bool) -> tuple[list[subprocess.Popen], Relay]:
+    """Migrate the config's store, then start gunicorn and, if asked, a delivery worker; return both."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "RELAY_CONFIG": str(config),
+        "E2E_VENDOR_KEY": VENDOR_KEY,
+        "E2E_TOKEN": TOKEN,
+        "E2E_ADMIN_TOKEN": ADMIN_TOKEN,
+        "RELAY_WORKERS": str(web_workers),
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+    }
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
+
+    commands = [[sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]]
+    if with_worker:
+        commands.append([sys.executable, "-m", "app", "worker"])
+    with log_path.open("wb") as log_file:
+        processes = [
+            subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT)
+            for command in commands
+        ]
+
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", processes[0])
+    except RuntimeError:
+        for process in processes:
+            stop(process)
+        raise
+    return processes, Relay(port, log_path)
+
+
 @pytest.fixture(scope="session")
 def relay(simulator, tmp_path_factory):
     directory = tmp_path_factory.mktemp("relay")
@@ -201,32 +233,10 @@ def relay(simulator, tmp_path_factory):
     config.write_text(FORM_CONFIG.format(sim_port=sim_port, store_path=directory / "relay.db") + adapter_sources())
     log_path = directory / "relay.log"
 
-    port = free_port()
-    environ = {
-        **os.environ,
-        "RELAY_CONFIG": str(config),
-        "E2E_VENDOR_KEY": VENDOR_KEY,
-        "E2E_TOKEN": TOKEN,
-        "E2E_ADMIN_TOKEN": ADMIN_TOKEN,
-        "RELAY_WORKERS": "1",
-        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
-    }
-    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
-    with log_path.open("wb") as log_file:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=environ,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker"], cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    wait_until_up(f"http://127.0.0.1:{port}/healthz", web)
-    yield Relay(port, log_path)
-    stop(worker)
-    stop(web)
+    processes, relay = launch_relay(config, log_path, web_workers=1, with_worker=True)
+    yield relay
+    for process in processes:
+        stop(process)
 
 
 @pytest.fixture(autouse=True)

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.e2e.conftest import (
-    ADMIN_TOKEN,
     FORM_CONFIG,
-    ROOT,
-    TOKEN,
-    VENDOR_KEY,
-    Relay,
     adapter_sources,
-    free_port,
+    launch_relay,
     stop,
-    wait_until_up,
 )
 from tests.stores import fresh_postgres_url
 
@@ -41,30 +32,12 @@ def two_worker_relay(request, simulator, tmp_path):
     config.write_text(config_text + adapter_sources())
     log_path = tmp_path / "relay.log"
 
-    port = free_port()
-    environ = {
-        **os.environ,
-        "RELAY_CONFIG": str(config),
-        "E2E_VENDOR_KEY": VENDOR_KEY,
-        "E2E_TOKEN": TOKEN,
-        "E2E_ADMIN_TOKEN": ADMIN_TOKEN,
-        "RELAY_WORKERS": "2",
-        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
-    }
-    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
-    with log_path.open("wb") as log_file:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=environ,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    processes, relay = launch_relay(config, log_path, web_workers=2, with_worker=False)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", web)
-        yield Relay(port, log_path)
+        yield relay
     finally:
-        stop(web)
+        for process in processes:
+            stop(process)
 
 
 def test_concurrent_repeats_one_call(two_worker_relay, simulator):
