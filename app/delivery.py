@@ -16,7 +16,7 @@ from app.phoneburner.client import Delivery, PhoneBurnerClient
 from app.phoneburner.query import UrlTooLong
 from app.phoneburner.replies import Reply, ReplyClass
 from app.retries import retry_delay
-from app.store.repository import Claim, Store
+from app.store.repository import Claim, Store, StoreUnavailable
 
 log = logging.getLogger("relay.delivery")
 
@@ -68,7 +68,14 @@ class Deliverer:
         if self.breaker is not None:
             self.breaker.record(transient_failure=delivery.reply.reply_class in TRANSIENT)
         changes = self._apply(row, delivery.reply, claim)
-        stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)
+        try:
+            stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)
+        except StoreUnavailable as error:
+            # PhoneBurner has the request, so the caller must not say nothing was sent. The lease
+            # runs out, the next claim counts as ambiguous, and a DUPLICATE EMAIL then means delivered.
+            extra = {"error": str(error), "reply_class": delivery.reply.reply_class.value}
+            log.error("lead.attempt_not_recorded", extra=extra)
+            stored = False
         if not stored:
             log.warning("lead.claim_lost", extra={"claim_token": claim.token})
         self._log(row, delivery, changes)

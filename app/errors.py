@@ -23,6 +23,13 @@ class BadBody(RelayError):
     reason = "unparseable_body"
 
 
+class BadHeader(RelayError):
+    """A request header the relay reads, such as Idempotency-Key, is malformed."""
+
+    http_status = 400
+    reason = "invalid_header"
+
+
 class Unauthorized(RelayError):
     """The token, signature or origin is missing or wrong."""
 

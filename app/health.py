@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.relay import current_relay
-from app.store.engine import pending_migrations
+from app.store.engine import pending_migrations, store_file_present
 
 log = logging.getLogger("relay.health")
 
@@ -26,6 +26,9 @@ def healthz() -> ResponseReturnValue:
 def readyz() -> ResponseReturnValue:
     """Report whether the relay can take leads: configuration loaded, store reachable and migrated."""
     relay = current_relay()
+    if not store_file_present(relay.store.engine):
+        return jsonify(status="unavailable", reason="store_file_missing",
+                       fix="restore the store's file, or run: python -m app migrate"), 503
     try:
         behind = pending_migrations(relay.store.engine)
     except SQLAlchemyError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from app.errors import BadBody
+from app.errors import BadHeader
 from app.leads import Lead
 
 HEADER = "Idempotency-Key"
@@ -27,7 +27,7 @@ def request_key(*, source: str, header: str | None, sender_id: str | None, lead:
     """
     if header is not None:
         if not _VALID_HEADER.match(header):
-            raise BadBody(f"the {HEADER} header must be 1 to 255 printable ASCII characters")
+            raise BadHeader(f"the {HEADER} header must be 1 to 255 printable ASCII characters")
         return f"key:{source}:{_digest(header)}"
 
     if sender_id:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from app.answers import answer_for_lead
-from app.errors import NotFound, Unauthorized
+from app.errors import NotFound, StoreDown, Unauthorized
 from app.intake.auth import presented_token, token_matches
 from app.relay import current_relay
+from app.store.repository import StoreUnavailable
 
 blueprint = Blueprint("status", __name__)
 
@@ -20,7 +21,10 @@ def lead_status(lead_id: str) -> Response:
     if token is None:
         raise Unauthorized("missing token: send the lead's source token or the admin token as a Bearer token")
 
-    row = relay.store.get(lead_id) if len(lead_id) <= 64 else None
+    try:
+        row = relay.store.get(lead_id) if len(lead_id) <= 64 else None
+    except StoreUnavailable:
+        raise StoreDown("the store is unavailable; ask again later") from None
     if row is None or not _may_read(token, row["source"]):
         # The same answer for a lead that does not exist and one this token may not see.
         raise NotFound("no lead with this id for this token")

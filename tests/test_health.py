@@ -23,6 +23,7 @@ def test_ready_with_migrated_store(store_url):
 
 
 def test_not_ready_before_migrations(tmp_path):
+    (tmp_path / "empty.db").touch()
     document = base_document()
     document["storage"] = {"url": f"sqlite:///{tmp_path / 'empty.db'}"}
 
@@ -66,3 +67,13 @@ def test_store_file_folder_created(tmp_path):
     make_engine(f"sqlite:///{folder / 'relay.db'}")
 
     assert Path(folder).is_dir()
+
+
+def test_not_ready_when_store_file_removed(tmp_path):
+    document = base_document()
+    document["storage"] = {"url": f"sqlite:///{tmp_path / 'gone.db'}"}
+
+    response = build_app(document).test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["reason"] == "store_file_missing"

@@ -68,7 +68,6 @@ class Receiver:
 
             answer = self._first_answer(row, plan)
             plan = "attempted"
-            self.store.save_answer(row["id"], answer.http_status, answer.document)
         except StoreUnavailable as error:
             log.error("store.unavailable", extra={"error": str(error)})
             raise StoreDown("the relay could not store the lead; nothing was sent, retry later") from None
@@ -76,7 +75,16 @@ class Receiver:
             if plan == "inline":
                 # The breaker let this request probe, but no attempt came of it: let the next one try.
                 self.breaker.release_probe()
+
+        self._save_answer(row["id"], answer)
         return answer
+
+    def _save_answer(self, lead_id: str, answer: LeadAnswer) -> None:
+        # The lead is stored and may have been sent; a lost answer only makes repeats use the lead's state.
+        try:
+            self.store.save_answer(lead_id, answer.http_status, answer.document)
+        except StoreUnavailable as error:
+            log.error("lead.answer_not_saved", extra={"error": str(error)})
 
     def _plan(self, submission: Submission) -> str:
         """Return what happens after the lead is stored: rejected, held, deferred or inline."""

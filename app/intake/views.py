@@ -18,6 +18,9 @@ from app.routing import resolve_destination
 
 log = logging.getLogger("relay.intake")
 
+MAX_CONTENT_TYPE_CHARS = 255
+MAX_SENDER_ID_CHARS = 512
+
 blueprint = Blueprint("intake", __name__)
 
 
@@ -68,9 +71,10 @@ def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str) -> Subm
         lead_id=lead_id,
         source=handler.source,
         raw_body=request.get_data(cache=True),
-        content_type=request.content_type or "",
+        # The store's columns are bounded; a content type's parameters and a tool's id rarely come close.
+        content_type=(request.content_type or "")[:MAX_CONTENT_TYPE_CHARS],
         idempotency_header=request.headers.get("Idempotency-Key"),
-        sender_id=unwrapped.sender_id,
+        sender_id=unwrapped.sender_id[:MAX_SENDER_ID_CHARS] if unwrapped.sender_id else None,
         lead=lead,
         destination=destination,
         errors=errors,

@@ -54,6 +54,17 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def store_file_present(engine: Engine) -> bool:
+    """Return False when a SQLite store's file was removed under the running relay."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return True
+    # Pooled connections keep writing to a deleted file, so its absence must be checked by name.
+    # A missing folder is left to the connection, which reports the store unreachable.
+    path = Path(database)
+    return path.exists() or not path.parent.is_dir()
+
+
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -11,12 +11,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.store.tables import attempts, customer_holds, idempotency_keys, leads
 
 # Statuses whose leads the worker may still send, when their next_attempt_at is due.
 RETRYABLE_STATUSES = ("queued", "failed")
+
+# Statuses no attempt changes any more, so purging them loses no lead in progress.
+FINISHED_STATUSES = ("delivered", "duplicate", "rejected", "dead")
 
 
 class StoreUnavailable(Exception):
@@ -41,15 +44,26 @@ class Claim:
 
 
 def _wrap_errors(function):
-    def wrapped(*args, **kwargs):
+    def wrapped(store: Store, *args, **kwargs):
         try:
-            return function(*args, **kwargs)
+            return function(store, *args, **kwargs)
         except SQLAlchemyError as error:
-            raise StoreUnavailable(f"the store failed: {type(error).__name__}") from error
+            if isinstance(error, OperationalError):
+                # A pooled connection may be the problem (SQLite opened read-only, a server restart):
+                # start the next operation on fresh connections.
+                store.engine.dispose()
+            raise StoreUnavailable(f"the store failed: {type(error).__name__}: {_driver_message(error)}") from error
 
     wrapped.__name__ = function.__name__
     wrapped.__doc__ = function.__doc__
     return wrapped
+
+
+def _driver_message(error: SQLAlchemyError) -> str:
+    # The driver's own first line names the fault without the statement or its parameters,
+    # which would carry personal data into the log.
+    original = getattr(error, "orig", None) or error
+    return str(original).splitlines()[0][:200] if str(original) else ""
 
 
 class Store:
@@ -256,12 +270,16 @@ class Store:
 
     @_wrap_errors
     def purge(self, *, before: float) -> int:
-        """Delete leads created before `before` (personal data must not live forever)."""
+        """Delete finished leads created before `before` (personal data must not live forever).
+
+        Queued and failed leads are kept whatever their age: they may still be delivered.
+        """
+        finished = and_(leads.c.created_at < before, leads.c.status.in_(FINISHED_STATUSES))
         with self._write() as connection:
-            old = select(leads.c.id).where(leads.c.created_at < before)
+            old = select(leads.c.id).where(finished)
             connection.execute(delete(attempts).where(attempts.c.lead_id.in_(old)))
             connection.execute(delete(idempotency_keys).where(idempotency_keys.c.lead_id.in_(old)))
-            deleted = connection.execute(delete(leads).where(leads.c.created_at < before))
+            deleted = connection.execute(delete(leads).where(finished))
             connection.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < time.time()))
         return deleted.rowcount
 
@@ -275,7 +293,8 @@ class Store:
     @_wrap_errors
     def counts_created_before(self, before: float) -> dict[str, int]:
         """Return how many leads created before `before` have each status: what `purge` would delete."""
-        query = select(leads.c.status, func.count()).where(leads.c.created_at < before).group_by(leads.c.status)
+        old = and_(leads.c.created_at < before, leads.c.status.in_(FINISHED_STATUSES))
+        query = select(leads.c.status, func.count()).where(old).group_by(leads.c.status)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return {status: count for status, count in rows}

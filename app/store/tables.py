@@ -27,7 +27,7 @@ leads = Table(
     Column("customer", String(64)),
     Column("leadstream", String(64)),
     Column("sender_id", String(512)),
-    Column("idempotency_key", String(128)),
+    Column("idempotency_key", String(255)),
     Column("request_hash", String(64), nullable=False),
     Column("content_type", String(255), nullable=False),
     Column("raw_body", LargeBinary, nullable=False),
@@ -46,7 +46,7 @@ leads = Table(
     Column("last_class", String(32)),
     Column("last_outcome", String(16)),
     Column("last_reason", String(128)),
-    Column("lead_url", String(512)),
+    Column("lead_url", Text),
     # The first answer, replayed to repeats of the request.
     Column("answer_status", Integer),
     Column("answer_body", Text),

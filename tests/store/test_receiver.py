@@ -302,3 +302,45 @@ def test_repeat_after_killed_request_gets_lead_status(store_url, make_app, pb):
     assert response.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == response.get_json()
     assert len(pb.calls) == 0
+
+
+def test_attempt_sent_but_not_recorded_answers_its_result(store_url, make_app, pb, monkeypatch):
+    pb.get(PB_URL, body=SUCCESS)
+    app = make_app(store_url)
+    store = relay_of(app).store
+
+    def fail(*args, **kwargs):
+        raise StoreUnavailable("the store failed: OperationalError")
+
+    monkeypatch.setattr(store, "record_attempt", fail)
+
+    response = post(app.test_client())
+
+    # PhoneBurner took the lead, so the sender must not hear "nothing was sent" and send it again.
+    assert response.status_code == 201
+    assert response.get_json()["status"] == "delivered"
+    assert len(pb.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("Idempotency-Key", "k" * 255), ("Content-Type", FORM + "; x=" + "z" * 300)],
+)
+def test_long_headers_stored(store_url, make_app, pb, header, value):
+    pb.get(PB_URL, body=SUCCESS)
+    app = make_app(store_url)
+
+    response = app.test_client().post("/v1/leads/landing", data=form_body(), headers={**auth(), header: value},
+                                      content_type=FORM if header != "Content-Type" else value)
+
+    assert response.status_code == 201
+
+
+def test_long_lead_url_stored(store_url, make_app, pb):
+    pb.get(PB_URL, body="SUCCESS | https://www.phoneburner.com/ms/lead_redirect?upc=" + "U" * 600)
+    app = make_app(store_url)
+
+    response = post(app.test_client())
+
+    assert response.status_code == 201
+    assert len(response.get_json()["phoneburner"]["lead_url"]) > 600

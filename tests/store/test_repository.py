@@ -333,3 +333,14 @@ def test_purge_drops_expired_keys(store):
     assert store.get(row["id"]) is not None
     replacement = lead_row(now=now)
     assert store.accept(replacement, KEY, key_ttl=TTL, now=now - 10).lead_id == replacement["id"]
+
+
+@pytest.mark.parametrize("status", ["queued", "failed"])
+def test_purge_keeps_unfinished_leads(store, status):
+    now = time.time()
+    row = lead_row(now=now - 100, status=status)
+    store.accept(row, None, key_ttl=TTL, now=now - 100)
+
+    assert store.purge(before=now) == 0
+    assert store.get(row["id"]) is not None
+    assert store.counts_created_before(now) == {}
