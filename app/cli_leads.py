@@ -133,13 +133,18 @@ def parse_when(text: str, *, now: float | None = None) -> float:
     return moment.timestamp()
 
 
+# Bounds that keep a typo from overflowing a database integer or a date.
+MAX_COUNT = 1_000_000
+MAX_DAYS = 36_500
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid count {text!r}: use a whole number of 1 or more")
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: use a whole number from 1 to {MAX_COUNT}")
     return value
 
 
@@ -148,8 +153,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use a number greater than 0")
+    if not 0 < value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use a number above 0, at most {MAX_DAYS}")
     return value
 
 
