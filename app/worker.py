@@ -20,6 +20,9 @@ from app.store.repository import Claim, Store, StoreUnavailable
 
 log = logging.getLogger("relay.worker")
 
+# While the store is down, every this many failed polls logs one line.
+STORE_FAILURE_LOG_EVERY = 60
+
 
 class Worker:
     """Claims batches of due leads and attempts each on a thread pool until stopped."""
@@ -31,6 +34,7 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.stopping = threading.Event()
+        self._store_failures = 0
 
     def run(self) -> None:
         """Work until stop() is called, or SIGTERM or SIGINT arrives."""
@@ -54,8 +58,15 @@ class Worker:
         try:
             claims = self.store.claim_due(now=time.time(), lease=self.lease, limit=self.concurrency)
         except StoreUnavailable as error:
-            log.error("store.unavailable", extra={"error": str(error)})
+            self._store_failures += 1
+            # One line at the start of an outage, then one a minute at the default poll interval.
+            if self._store_failures % STORE_FAILURE_LOG_EVERY == 1:
+                log.error("store.unavailable", extra={"error": str(error), "failures": self._store_failures})
             return 0
+
+        if self._store_failures:
+            log.info("store.available", extra={"failures": self._store_failures})
+            self._store_failures = 0
 
         if pool is None:
             for claim in claims:

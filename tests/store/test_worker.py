@@ -118,3 +118,20 @@ def test_unrecorded_attempt_retried_after_lease(store, make_deliverer, make_work
     assert lead["status"] == "delivered"
     assert lead["last_reason"] == "DUPLICATE EMAIL"
     assert len(pb.calls) == 2
+
+
+def test_store_outage_logged_once_per_minute(caplog):
+    from app.store.repository import StoreUnavailable
+    from app.worker import STORE_FAILURE_LOG_EVERY, Worker
+
+    class DownStore:
+        def claim_due(self, **kwargs):
+            raise StoreUnavailable("the store failed: OperationalError: unable to open database file")
+
+    worker = Worker(DownStore(), deliverer=None, lease=60, concurrency=1, poll_interval=1)
+
+    for _ in range(STORE_FAILURE_LOG_EVERY + 1):
+        assert worker.run_once() == 0
+
+    lines = [record for record in caplog.records if record.getMessage() == "store.unavailable"]
+    assert [record.failures for record in lines] == [1, STORE_FAILURE_LOG_EVERY + 1]
