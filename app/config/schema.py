@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import phonenumbers
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
@@ -60,17 +60,25 @@ def _http_url(value: str) -> None:
         raise ValidationError(f"invalid URL {value!r}: write an absolute http:// or https:// URL")
 
 
-class PhoneBurnerSchema(Schema):
+class TableSchema(Schema):
+    """A table that loads into the settings dataclass named by `settings_class`."""
+
+    settings_class: ClassVar[type]
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Any:
+        return self.settings_class(**data)
+
+
+class PhoneBurnerSchema(TableSchema):
+    settings_class = model.PhoneBurnerSettings
+
     url = fields.String(required=True, validate=_http_url)
     vendor_key = fields.String(required=True, validate=validate.Length(min=1))
     connect_timeout = fields.Float(load_default=3.05, validate=validate.Range(min=0.1, max=60))
     read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
     allow_insecure_url = fields.Boolean(load_default=False)
     max_url_bytes = fields.Integer(load_default=8000, validate=validate.Range(min=1024, max=65536))
-
-    @post_load
-    def make(self, data: dict[str, Any], **kwargs: Any) -> model.PhoneBurnerSettings:
-        return model.PhoneBurnerSettings(**data)
 
 
 class CustomerSchema(Schema):
@@ -149,39 +157,35 @@ class SourceSchema(Schema):
             raise ValidationError("use a two-letter region code such as \"US\" or \"CA\"", "default_region")
 
 
-class LimitsSchema(Schema):
+class LimitsSchema(TableSchema):
+    settings_class = model.Limits
+
     max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(min=1024, max=64 * 1_048_576))
     max_json_depth = fields.Integer(load_default=32, validate=validate.Range(min=2, max=200))
     max_fields = fields.Integer(load_default=500, validate=validate.Range(min=10, max=10_000))
     max_value_chars = fields.Integer(load_default=20_000, validate=validate.Range(min=100, max=1_000_000))
 
-    @post_load
-    def make(self, data: dict[str, Any], **kwargs: Any) -> model.Limits:
-        return model.Limits(**data)
 
+class LoggingSchema(TableSchema):
+    settings_class = model.LoggingSettings
 
-class LoggingSchema(Schema):
     level = fields.String(
         load_default="INFO", validate=validate.OneOf(("DEBUG", "INFO", "WARNING", "ERROR"))
     )
     format = fields.String(load_default="auto", validate=validate.OneOf(("auto", "json", "text")))
 
-    @post_load
-    def make(self, data: dict[str, Any], **kwargs: Any) -> model.LoggingSettings:
-        return model.LoggingSettings(**data)
 
+class StorageSchema(TableSchema):
+    settings_class = model.StorageSettings
 
-class StorageSchema(Schema):
     url = fields.String(load_default="sqlite:///var/relay.db", validate=validate.Length(min=1))
     idempotency_window_hours = fields.Float(load_default=72.0, validate=validate.Range(min=1, max=24 * 90))
     retention_days = fields.Float(load_default=90.0, validate=validate.Range(min=1, max=3650))
 
-    @post_load
-    def make(self, data: dict[str, Any], **kwargs: Any) -> model.StorageSettings:
-        return model.StorageSettings(**data)
 
+class DeliverySchema(TableSchema):
+    settings_class = model.DeliverySettings
 
-class DeliverySchema(Schema):
     inline_budget = fields.Float(load_default=8.0, validate=validate.Range(min=0, max=60))
     max_attempts = fields.Integer(load_default=30, validate=validate.Range(min=1, max=1000))
     unrecognized_attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=100))
@@ -192,10 +196,6 @@ class DeliverySchema(Schema):
     breaker_threshold = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000))
     breaker_open_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=3600))
     repeat_wait = fields.Float(load_default=2.0, validate=validate.Range(min=0, max=30))
-
-    @post_load
-    def make(self, data: dict[str, Any], **kwargs: Any) -> model.DeliverySettings:
-        return model.DeliverySettings(**data)
 
 
 class AdminSchema(Schema):
