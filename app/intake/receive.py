@@ -57,7 +57,8 @@ class Receiver:
             lead=submission.lead,
         )
         now = time.time()
-        plan = "not_planned"
+        plan = None
+        attempted = False
         try:
             plan = self._plan(submission)
             row = self._new_row(submission, plan, now)
@@ -67,12 +68,12 @@ class Receiver:
                 return self._answer_repeat(accepted.lead_id, row["request_hash"], submission.idempotency_header)
 
             answer = self._first_answer(row, plan)
-            plan = "attempted"
+            attempted = True
         except StoreUnavailable as error:
             log.error("store.unavailable", extra={"error": str(error)})
             raise StoreDown("the relay could not store the lead; nothing was sent, retry later") from None
         finally:
-            if plan == "inline":
+            if plan == "inline" and not attempted:
                 # The breaker let this request probe, but no attempt came of it: let the next one try.
                 self.breaker.release_probe()
 
