@@ -121,6 +121,7 @@ def _build(data: dict[str, Any], path: str) -> model.Settings:
         delivery=data["delivery"],
         admin_token=data["admin"].get("token"),
         public_url=data["server"].get("public_url"),
+        trusted_proxies=tuple(data["server"]["trusted_proxies"]),
         customers=customers,
         sources=sources,
         limits=data["limits"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 
 RESPONSE_MODES = ("api", "always_200", "redirect")
 AUTH_MODES = ("token", "signature", "none")
@@ -122,6 +123,7 @@ class Settings:
     delivery: DeliverySettings
     admin_token: str | None = field(repr=False)
     public_url: str | None
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     customers: dict[str, Customer]
     sources: dict[str, Source]
     limits: Limits

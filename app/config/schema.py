@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, ClassVar
 
@@ -10,6 +11,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_load, va
 
 from app.config import model
 from app.leads import STANDARD_FIELDS
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Names of customers, LeadStreams and sources appear in URLs and logs.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -211,8 +214,21 @@ class AdminSchema(Schema):
         return data
 
 
+class Network(fields.Field):
+    """An IP network in CIDR notation, or a single address."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> IPNetwork:
+        if not isinstance(value, str):
+            raise ValidationError("expected a network such as \"10.0.0.0/8\" or an address")
+        try:
+            return ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise ValidationError(f"invalid network {value!r}: write it as \"10.0.0.0/8\" or \"192.0.2.7\"") from None
+
+
 class ServerSchema(Schema):
     public_url = fields.String(validate=_http_url)
+    trusted_proxies = fields.List(Network(), load_default=list)
 
 
 class SettingsSchema(Schema):

@@ -256,3 +256,15 @@ class TestSecretsInErrors:
         with pytest.raises(ConfigError) as raised:
             load_settings(str(path), {})
         assert "not UTF-8" in str(raised.value)
+
+
+class TestTrustedProxies:
+    def test_networks_and_addresses_load(self):
+        settings = parse_settings(changed(server__trusted_proxies=["10.0.0.0/8", "192.0.2.7"]))
+
+        assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8", "192.0.2.7/32"]
+
+    def test_malformed_network_names_the_key(self):
+        problems = problems_of(changed(server__trusted_proxies=["10.0.0.0/33"]))
+
+        assert any("server.trusted_proxies" in problem and "10.0.0.0/33" in problem for problem in problems)
