@@ -10,7 +10,7 @@ from flask import Request
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# A forwarded chain longer than this is not a real proxy path; read no further.
+# Real proxy paths are a few hops long, so hops beyond this many are not read.
 MAX_FORWARDED_HOPS = 20
 
 
@@ -18,7 +18,7 @@ def client_ip(request: Request, trusted_proxies: Iterable[IPNetwork]) -> IPAddre
     """Return the address of the client that sent the request, or None when unknown.
 
     X-Forwarded-For is honoured only when the connection comes from a trusted
-    proxy; the chain is read from the right, skipping trusted proxies, so a
+    proxy. The chain is read from the right, skipping trusted proxies, so a
     client cannot forge its address by sending the header itself.
     """
     trusted = tuple(trusted_proxies)
@@ -29,7 +29,7 @@ def client_ip(request: Request, trusted_proxies: Iterable[IPNetwork]) -> IPAddre
     for hop in reversed(_forwarded_chain(request)):
         address = _parse(hop)
         if address is None:
-            # A malformed hop means the chain beyond it is unreliable; stop at the last good one.
+            # Hops left of a malformed one are unreliable, so the last good address is the client.
             return peer
         if not _is_trusted(address, trusted):
             return address
