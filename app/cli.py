@@ -162,6 +162,7 @@ def describe(settings: Settings) -> str:
         f"  timeouts         connect {phoneburner.connect_timeout} s, read {phoneburner.read_timeout} s",
         f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
         f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
+        f"console session:   {_describe_console_session(settings)}",
         "",
         "customers:",
     ]
@@ -187,6 +188,14 @@ def describe(settings: Settings) -> str:
             f"    answers        {source.response_mode}",
         ]
     return "\n".join(lines)
+
+
+def _describe_console_session(settings: Settings) -> str:
+    if not settings.admin_token:
+        return "off (set [admin].token to open /console/)"
+    signer = (f"[admin].session_secret {mask(settings.admin_session_secret)}" if settings.admin_session_secret
+              else "a secret derived from the admin token")
+    return f"{settings.admin_session_hours:g} hours, signed with {signer}"
 
 
 def _describe_auth(source: Source) -> str:

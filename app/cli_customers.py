@@ -8,6 +8,7 @@ import time
 from app.cli import load_or_exit
 from app.cli_format import escape_unprintable, format_count, format_time
 from app.cli_store import CommandFailed, open_store
+from app.operations import resume
 
 
 def list_customers(args: argparse.Namespace) -> int:
@@ -36,19 +37,19 @@ def resume_customer(args: argparse.Namespace) -> int:
         )
 
     with open_store(settings) as store:
-        hold = store.holds().get(args.name)
-        lifted, requeued = store.resume(args.name, now=time.time())
+        result = resume(store, args.name, now=time.time())
 
-    if lifted and hold:
+    hold = result.hold
+    if result.lifted and hold:
         print(f"lifted the hold on {args.name} (on hold since {format_time(hold['held_at'])}: "
               f"{escape_unprintable(hold['reason'])})")
-    elif lifted:
+    elif result.lifted:
         print(f"lifted the hold on {args.name}")
     else:
         print(f"{args.name} was not on hold")
-    if requeued:
-        print(f"requeued {format_count(requeued, 'lead')} of {args.name} that failed on a configuration fault; "
-              "the worker sends them")
+    if result.requeued:
+        print(f"requeued {format_count(result.requeued, 'lead')} of {args.name} that failed on a configuration "
+              "fault; the worker sends them")
     else:
         print(f"no leads of {args.name} failed on a configuration fault; nothing requeued")
     return 0

@@ -1,10 +1,11 @@
-"""Output formatting for the `leads` and `customers` commands: times, counts, escapes and lead summaries.
+"""Output formatting for the `leads` and `customers` commands and the console: times, counts, escapes, summaries.
 
 Times are printed in UTC. A lead's summary, as a table row or a JSON object, contains no personal data.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from datetime import UTC, datetime
@@ -72,6 +73,13 @@ def format_time(timestamp: float | None) -> str:
 def format_count(count: int, noun: str) -> str:
     """Return the count with the noun, adding "s" unless the count is 1: "1 lead", "3 leads"."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def decode_body_start(raw: bytes, limit: int) -> str:
+    """Decode up to `limit` bytes of a raw body as UTF-8, replacing invalid bytes."""
+    # An incremental decoder holds back a multibyte character cut at the limit instead of garbling it.
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    return decoder.decode(raw[:limit], final=len(raw) <= limit)
 
 
 def escape_unprintable(text: str) -> str:

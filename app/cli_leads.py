@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 
 from app.cli_customers import list_customers, resume_customer
 from app.cli_leads_read import RAW_BODY_LIMIT, list_leads, show_lead
-from app.cli_leads_write import REPLAYABLE, purge_leads, replay_leads
+from app.cli_leads_write import purge_leads, replay_leads
 from app.cli_store import STATUSES, CommandFailed
+from app.operations import REPLAYABLE
 
 __all__ = ["RAW_BODY_LIMIT", "add_commands", "parse_when", "run"]
 

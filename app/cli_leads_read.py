@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import codecs
 import json
 import sys
 from typing import Any
 
 from app.cli import load_or_exit
-from app.cli_format import escape_unprintable, format_lead_table, format_summary_cells, format_time, summarize_lead
+from app.cli_format import (
+    decode_body_start,
+    escape_unprintable,
+    format_lead_table,
+    format_summary_cells,
+    format_time,
+    summarize_lead,
+)
 from app.cli_store import CommandFailed, open_store
 
 # Bytes of the raw body that `leads show` prints.
@@ -105,9 +111,7 @@ def _describe_lead(row: dict[str, Any]) -> str:
 
 def _describe_body(row: dict[str, Any]) -> str:
     raw = bytes(row["raw_body"])
-    # An incremental decoder holds back a multibyte character cut at the limit instead of garbling it.
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    text = decoder.decode(raw[:RAW_BODY_LIMIT], final=len(raw) <= RAW_BODY_LIMIT)
+    text = decode_body_start(raw, RAW_BODY_LIMIT)
     lines = [f"raw body ({row['content_type']}, {len(raw)} bytes, decoded as UTF-8)", text]
     if len(raw) > RAW_BODY_LIMIT:
         lines.append(f"[showing the first {RAW_BODY_LIMIT} of {len(raw)} bytes]")

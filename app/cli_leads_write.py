@@ -17,11 +17,8 @@ from app.cli_format import (
     format_time,
 )
 from app.cli_store import STATUSES, open_store
+from app.operations import REPLAYABLE, ReplayResult, partition_replayable, replay_by_id, requeue
 from app.store.repository import Store
-
-# Statuses that `leads replay` requeues. Store.requeue changes no lead with another status.
-REPLAYABLE = ("failed", "dead")
-
 
 # --- leads replay -------------------------------------------------------------
 
@@ -42,23 +39,12 @@ def replay_leads(args: argparse.Namespace) -> int:
 
 
 def _replay_by_id(store: Store, lead_ids: list[str]) -> int:
-    now = time.time()
-    missing = []
-    replayable = []
-    for lead_id in dict.fromkeys(lead_ids):
-        row = store.get(lead_id)
-        if row is None:
-            missing.append(lead_id)
-            print(f"{lead_id}: not found in the store; nothing sent", file=sys.stderr)
-            continue
-        reason = _why_not_replayable(row, now)
-        if reason:
-            print(f"{lead_id}: {reason}")
-        else:
-            replayable.append(row)
-
-    _requeue(store, replayable, now)
-    return 1 if missing else 0
+    result = replay_by_id(store, lead_ids, now=time.time())
+    for lead_id in result.missing:
+        print(f"{lead_id}: not found in the store; nothing sent", file=sys.stderr)
+    _print_skipped(result.skipped)
+    _print_requeued(result)
+    return 1 if result.missing else 0
 
 
 def _replay_by_filter(store: Store, args: argparse.Namespace) -> int:
@@ -69,13 +55,8 @@ def _replay_by_filter(store: Store, args: argparse.Namespace) -> int:
         rows += store.find(status=status, source=args.source, customer=args.customer, since=args.since, limit=None)
     rows.sort(key=lambda row: row["created_at"], reverse=True)
 
-    replayable = []
-    for row in rows:
-        reason = _why_not_replayable(row, now)
-        if reason:
-            print(f"{row['id']}: {reason}")
-        else:
-            replayable.append(row)
+    replayable, skipped = partition_replayable(rows, now)
+    _print_skipped(skipped)
     if not replayable:
         print("no failed or dead leads match; nothing to replay")
         return 0
@@ -84,41 +65,27 @@ def _replay_by_filter(store: Store, args: argparse.Namespace) -> int:
         print(format_lead_table([format_summary_cells(row) for row in replayable]))
         print(f"{format_count(len(replayable), 'lead')} would be replayed; run again with --yes to replay them")
         return 1
-    _requeue(store, replayable, now)
+    _print_requeued(requeue(store, replayable, now=now))
     return 0
 
 
-def _why_not_replayable(row: dict[str, Any], now: float) -> str | None:
-    """Return why a lead is left as it is, or None when it can be requeued."""
-    status = row["status"]
-    if status == "delivered":
-        return "already delivered; nothing sent"
-    if status == "duplicate":
-        return "PhoneBurner already has a contact with this email (DUPLICATE EMAIL); nothing sent"
-    if status == "rejected":
-        return f"rejected ({format_last_reason(row) or 'no reason stored'}), and would be rejected again; nothing sent"
-    if status == "queued":
-        return f"already queued; the worker sends it when due ({format_time(row['next_attempt_at'])}); nothing changed"
-    if row["lease_until"] is not None and row["lease_until"] > now:
-        return f"a worker is attempting it now (leased until {format_time(row['lease_until'])}); nothing changed"
-    return None
+def _print_skipped(skipped: list[tuple[dict[str, Any], str]]) -> None:
+    for row, reason in skipped:
+        print(f"{row['id']}: {reason}")
 
 
-def _requeue(store: Store, rows: list[dict[str, Any]], now: float) -> None:
-    if not rows:
+def _print_requeued(result: ReplayResult) -> None:
+    if not result.requeued and not result.changed:
         return
-    requeued = set(store.requeue([row["id"] for row in rows], now=now))
-    for row in rows:
-        if row["id"] in requeued:
-            print(f"{row['id']}: requeued (was {row['status']} after {format_count(row['attempts'], 'attempt')}: "
-                  f"{escape_unprintable(format_last_reason(row) or 'no reason stored')})")
-        else:
-            print(f"{row['id']}: its status changed while replaying; nothing requeued, see: python -m app leads show")
-    print(f"requeued {format_count(len(requeued), 'lead')}; the worker sends them")
+    for row in result.requeued:
+        print(f"{row['id']}: requeued (was {row['status']} after {format_count(row['attempts'], 'attempt')}: "
+              f"{escape_unprintable(format_last_reason(row) or 'no reason stored')})")
+    for row in result.changed:
+        print(f"{row['id']}: its status changed while replaying; nothing requeued, see: python -m app leads show")
+    print(f"requeued {format_count(len(result.requeued), 'lead')}; the worker sends them")
 
-    holds = store.holds()
-    for customer in sorted({row["customer"] for row in rows if row["id"] in requeued} & holds.keys()):
-        print(f"customer {customer} is on hold ({holds[customer]['reason']}); its leads wait until "
+    for customer, hold in result.holds.items():
+        print(f"customer {customer} is on hold ({hold['reason']}); its leads wait until "
               f"the configuration is fixed and: python -m app customers resume {customer}")
 
 

@@ -7,6 +7,7 @@ from flask import Flask
 
 from app import http, logs, services
 from app.config import Settings, load_settings
+from app.console import install as install_console
 from app.health import blueprint as health_blueprint
 from app.intake.views import blueprint as intake_blueprint
 from app.relay import Relay
@@ -35,9 +36,11 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(health_blueprint)
     app.register_blueprint(intake_blueprint)
     app.register_blueprint(status_blueprint)
+    install_console(app, settings)
     return app
 
 
 def _secrets(settings: Settings) -> list[str]:
     tokens = [token for source in settings.sources.values() for token in (*source.tokens, *source.signing_secrets)]
-    return [settings.phoneburner.vendor_key, *tokens, *filter(None, [settings.admin_token])]
+    admin = filter(None, [settings.admin_token, settings.admin_session_secret])
+    return [settings.phoneburner.vendor_key, *tokens, *admin]

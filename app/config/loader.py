@@ -73,7 +73,8 @@ def parse_settings(document: dict[str, Any], path: str = "<memory>") -> model.Se
 
 def _secret_values(document: dict[str, Any]) -> set[str]:
     """Collect the secrets a document holds, so no error message can echo them."""
-    values = [document.get("phoneburner", {}).get("vendor_key"), document.get("admin", {}).get("token")]
+    admin = document.get("admin") if isinstance(document.get("admin"), dict) else {}
+    values = [document.get("phoneburner", {}).get("vendor_key"), admin.get("token"), admin.get("session_secret")]
     for source in document.get("sources", {}).values():
         if isinstance(source, dict):
             values += _as_list(source.get("tokens")) + _as_list(source.get("signing_secret"))
@@ -126,6 +127,8 @@ def _build(data: dict[str, Any], path: str) -> model.Settings:
         sources=sources,
         limits=data["limits"],
         logging=data["logging"],
+        admin_session_secret=data["admin"].get("session_secret"),
+        admin_session_hours=data["admin"]["session_hours"],
     )
 
 

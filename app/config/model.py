@@ -128,6 +128,10 @@ class Settings:
     sources: dict[str, Source]
     limits: Limits
     logging: LoggingSettings
+    # The console's session cookies: the secret that signs them (derived from admin_token when None)
+    # and how many hours a login lasts.
+    admin_session_secret: str | None = field(default=None, repr=False)
+    admin_session_hours: float = 12.0
 
     @property
     def lease_seconds(self) -> float:

@@ -21,6 +21,9 @@ NAME_RULE = "use letters, digits, '.', '_' or '-', at most 64 characters"
 # A token shorter than this can be guessed by brute force over the internet.
 MIN_TOKEN_LENGTH = 16
 
+# The console's cookies are signed with this secret. No person types it, so it can be long.
+MIN_SESSION_SECRET_LENGTH = 32
+
 # Field-map keys: PhoneBurner's standard fields plus a full name to split.
 MAPPABLE_FIELDS = (*STANDARD_FIELDS, "fullname")
 
@@ -205,12 +208,24 @@ class AdminSchema(Schema):
     token = fields.String(
         validate=validate.Length(min=MIN_TOKEN_LENGTH, error=f"use at least {MIN_TOKEN_LENGTH} characters")
     )
+    session_secret = fields.String(
+        validate=validate.Length(
+            min=MIN_SESSION_SECRET_LENGTH,
+            error=f"use at least {MIN_SESSION_SECRET_LENGTH} characters; generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+        )
+    )
+    session_hours = fields.Float(
+        load_default=12.0,
+        validate=validate.Range(min=0.25, max=720, error="use a number of hours from 0.25 to 720"),
+    )
 
     @pre_load
     def drop_empty_token(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Treat an empty token, as `${VAR:-}` gives when VAR is unset, as no admin token."""
-        if isinstance(data, dict) and data.get("token") == "":
-            data = {key: value for key, value in data.items() if key != "token"}
+        """Treat an empty token or session secret, as `${VAR:-}` gives when VAR is unset, as none."""
+        if isinstance(data, dict):
+            data = {key: value for key, value in data.items()
+                    if not (key in ("token", "session_secret") and value == "")}
         return data
 
 

@@ -17,6 +17,7 @@ from app.errors import StoreDown
 from app.leads import Lead
 from app.routing import Destination
 from app.store.repository import Claim, Store, StoreUnavailable
+from app.store.search import contact_columns
 
 log = logging.getLogger("relay.intake")
 
@@ -113,6 +114,7 @@ class Receiver:
             "content_type": submission.content_type,
             "raw_body": submission.raw_body,
             "lead": json.dumps(submission.lead.to_dict()) if submission.lead else None,
+            **contact_columns(submission.lead),
             "status": "rejected" if plan == "rejected" else "queued",
             "errors": json.dumps(submission.errors) if submission.errors else None,
             "attempts": 0,

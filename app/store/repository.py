@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from app.store.search import LeadFilter, PagePosition, select_counts_per_hour, select_leads
 from app.store.tables import attempts, customer_holds, idempotency_keys, leads
 
 # Statuses whose leads the worker may still send, when their next_attempt_at is due.
@@ -319,3 +320,19 @@ class Store:
             for customer, status, count in connection.execute(query).all():
                 counts.setdefault(customer, {})[status] = count
         return counts
+
+    # --- console ------------------------------------------------------------
+
+    @_wrap_errors
+    def search(self, lead_filter: LeadFilter, *, after: PagePosition | None = None, limit: int = 50) -> list[dict]:
+        """Return up to `limit` leads matching the filter, newest first, starting after `after`."""
+        query = select_leads(lead_filter, after=after, limit=limit)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    @_wrap_errors
+    def counts_per_hour(self, *, since: float) -> list[tuple[int, str, int]]:
+        """Return (hour, status, count) for leads created since `since`, an hour being Unix seconds // 3600."""
+        query = select_counts_per_hour(self._dialect, since=since)
+        with self.engine.connect() as connection:
+            return [(hour, status, count) for hour, status, count in connection.execute(query).all()]

@@ -52,11 +52,17 @@ leads = Table(
     Column("answer_body", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The mapped lead's email (normalized, then case-folded) and E.164 phone, so operators can
+    # search by them. Both are null for rejected leads, and each for a lead without one.
+    Column("email_normalized", String(255)),
+    Column("phone_normalized", String(32)),
 )
 
 Index("leads_due", leads.c.status, leads.c.next_attempt_at)
 Index("leads_created", leads.c.created_at)
 Index("leads_customer_status", leads.c.customer, leads.c.status)
+Index("leads_email", leads.c.email_normalized)
+Index("leads_phone", leads.c.phone_normalized)
 
 attempts = Table(
     "attempts",

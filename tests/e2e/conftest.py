@@ -151,8 +151,8 @@ class Simulator:
         requests.post(f"{self.base}/_sim/faults", json={"queue": list(queue)}, timeout=5).raise_for_status()
 
 
-@pytest.fixture(scope="session")
-def simulator():
+def launch_simulator() -> tuple[subprocess.Popen, Simulator]:
+    """Start a simulator process on a free port that accepts user 123456 with cm_id YYYY; return both."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.phoneburner.simulator", "--port", str(port), "--key", VENDOR_KEY,
@@ -161,7 +161,13 @@ def simulator():
         stderr=subprocess.DEVNULL,
     )
     wait_until_up(f"http://127.0.0.1:{port}/_sim/health", process)
-    yield Simulator(port)
+    return process, Simulator(port)
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    process, simulator = launch_simulator()
+    yield simulator
     stop(process)
 
 
