@@ -182,6 +182,7 @@ def describe(settings: Settings) -> str:
             f"    leadstream     {leadstream}",
             f"    adapter        {source.adapter}{f', schema {source.schema}' if source.schema else ''}",
             f"    auth           {auth}",
+            f"    client IPs     {', '.join(map(str, source.allowed_ips)) or 'any'}",
             f"    fields         {_describe_map(source.fields) or 'adapter defaults'}",
             f"    extras         {_describe_map(source.extras) or 'none mapped'}; "
             f"unmapped fields {'forwarded' if source.extras_unmapped else 'dropped'}",
@@ -201,9 +202,15 @@ def _describe_console_session(settings: Settings) -> str:
 def _describe_auth(source: Source) -> str:
     if source.auth == "token":
         return f"{len(source.tokens)} token(s) {', '.join(mask(token) for token in source.tokens)}"
+    secrets = f"{len(source.signing_secrets)} secret(s) {', '.join(mask(secret) for secret in source.signing_secrets)}"
     if source.auth == "signature":
-        secrets = ", ".join(mask(secret) for secret in source.signing_secrets)
-        return f"the {source.adapter} signature, {len(source.signing_secrets)} secret(s) {secrets}"
+        return f"the {source.adapter} signature, {secrets}"
+    if source.hmac is not None:
+        hmac = source.hmac
+        timestamp = f", timestamp in {hmac.timestamp_header}" if hmac.timestamp_header else ""
+        return f"HMAC-{hmac.algorithm.upper()} ({hmac.encoding}) in {hmac.header}{timestamp}, {secrets}"
+    if source.auth == "standard_webhooks":
+        return f"Standard Webhooks signature, {secrets}"
     return f"none, origins {', '.join(source.allowed_origins)}"
 
 

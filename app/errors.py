@@ -37,6 +37,13 @@ class Unauthorized(RelayError):
     reason = "unauthorized"
 
 
+class Forbidden(RelayError):
+    """The request comes from a client address the source does not allow."""
+
+    http_status = 403
+    reason = "forbidden"
+
+
 class NotFound(RelayError):
     """No such source or route."""
 

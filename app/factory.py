@@ -41,6 +41,6 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
 
 
 def _secrets(settings: Settings) -> list[str]:
-    tokens = [token for source in settings.sources.values() for token in (*source.tokens, *source.signing_secrets)]
+    tokens = [secret for source in settings.sources.values() for secret in source.secrets]
     admin = filter(None, [settings.admin_token, settings.admin_session_secret])
     return [settings.phoneburner.vendor_key, *tokens, *admin]

@@ -120,12 +120,16 @@ class Adapter:
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes | None:
         """Raise Unauthorized unless the request carries the tool's valid signature.
 
         `body` is the raw request body, `secrets` the source's signing secrets
         (any one may match, for rotation), `tolerance` the allowed clock skew
         in seconds for schemes that sign a timestamp, `now` the Unix time.
         Malformed headers must raise Unauthorized, never anything else.
+
+        Returns the verified signature as decoded bytes, which only this signed
+        request carries and which intake uses to recognize a replay of it; or
+        None when the scheme has no such value (a shared key sent in the body).
         """
         raise NotImplementedError(f"the {self.name} adapter has no signature scheme")

@@ -104,7 +104,7 @@ class CalendlyAdapter(Adapter):
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes:
         header = (headers.get("Calendly-Webhook-Signature") or "").strip()
         if not header:
             raise Unauthorized(
@@ -113,8 +113,9 @@ class CalendlyAdapter(Adapter):
 
         timestamp, signatures = _parse_signature_header(header)
         signed_payload = timestamp.encode("ascii") + b"." + body
-        _require_any_match(signatures, [hmac_digest(secret, signed_payload) for secret in secrets])
+        matched = _require_any_match(signatures, [hmac_digest(secret, signed_payload) for secret in secrets])
         require_fresh(float(timestamp), now=now, tolerance=tolerance)
+        return matched
 
 
 def _invitee(document: Any) -> dict[str, Any]:
@@ -183,14 +184,13 @@ def _parse_signature_header(header: str) -> tuple[str, list[bytes]]:
     return timestamp, signatures
 
 
-def _require_any_match(signatures: list[bytes], digests: list[bytes]) -> None:
-    """Raise Unauthorized unless one presented signature equals one secret's digest."""
+def _require_any_match(signatures: list[bytes], digests: list[bytes]) -> bytes:
+    """Return the presented signature that equals one secret's digest, else raise Unauthorized."""
     # require_match compares one value with several, so each presented signature
     # is compared with the digest of every configured secret.
     for signature in signatures[:-1]:
         try:
-            require_match(signature, digests)
-            return
+            return require_match(signature, digests)
         except Unauthorized:
             continue
-    require_match(signatures[-1], digests)
+    return require_match(signatures[-1], digests)

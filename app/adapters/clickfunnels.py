@@ -113,7 +113,7 @@ class ClickFunnelsAdapter(Adapter):
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes:
         signature = headers.get(SIGNATURE_HEADER)
         timestamp_text = (headers.get(TIMESTAMP_HEADER) or "").strip()
         if not signature:
@@ -130,7 +130,7 @@ class ClickFunnelsAdapter(Adapter):
         presented = decode_hex(signature)
 
         message = timestamp_text.encode("ascii") + b"." + body
-        require_match(presented, [hmac_digest(secret, message) for secret in secrets])
+        return require_match(presented, [hmac_digest(secret, message) for secret in secrets])
 
 
 def _unwrap_event(document: dict[str, Any], pairs: list[tuple[str, str]]) -> Unwrapped:

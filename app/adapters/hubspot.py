@@ -132,10 +132,10 @@ class HubSpotAdapter(Adapter):
         now: float,
         url: str | None = None,
         method: str = "POST",
-    ) -> None:
+    ) -> bytes:
         if url is None:
             raise Unauthorized("HubSpot signs the request URL, and none was given to check it against")
-        verify_v3(
+        return verify_v3(
             method=method, uri=url, body=body, headers=headers, secrets=secrets, tolerance=tolerance, now=now
         )
 
@@ -149,10 +149,11 @@ def verify_v3(
     secrets: tuple[str, ...],
     tolerance: float,
     now: float,
-) -> None:
-    """Raise Unauthorized unless X-HubSpot-Signature-v3 signs this method, URI, body and time.
+) -> bytes:
+    """Return the verified X-HubSpot-Signature-v3, or raise Unauthorized unless it signs this request.
 
-    `uri` is the full URL HubSpot called, scheme, host and query included.
+    The signature covers the method, URI, body and time. `uri` is the full URL
+    HubSpot called, scheme, host and query included.
     """
     timestamp_text = _ascii_header(headers, TIMESTAMP_HEADER)
     timestamp = parse_timestamp(timestamp_text, milliseconds=True)
@@ -161,7 +162,7 @@ def verify_v3(
     presented = decode_base64(_ascii_header(headers, SIGNATURE_HEADER))
     signed = f"{method.upper()}{signed_uri(uri)}".encode() + body + timestamp_text.strip().encode("ascii")
     # require_match compares one value with a list: the digest under each secret.
-    require_match(presented, [hmac_digest(secret, signed) for secret in secrets])
+    return require_match(presented, [hmac_digest(secret, signed) for secret in secrets])
 
 
 def signed_uri(uri: str) -> str:

@@ -80,7 +80,7 @@ class MetaLeadAdsAdapter(Adapter):
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes:
         # Only the SHA-256 header is read when it is present, so a request cannot
         # fall back to SHA-1 by sending a broken SHA-256 header next to it.
         header = headers.get(SIGNATURE_HEADER)
@@ -96,7 +96,7 @@ class MetaLeadAdsAdapter(Adapter):
             raise Unauthorized(f"malformed signature header: expected '{algorithm}=<hex digest>'")
         presented = decode_hex(digest)
         # require_match compares one value with a list: the digest under each secret.
-        require_match(presented, [hmac_digest(secret, body, algorithm) for secret in secrets])
+        return require_match(presented, [hmac_digest(secret, body, algorithm) for secret in secrets])
 
 
 def _field_data(document: Any) -> list[Any]:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 from app.errors import Unauthorized
 
@@ -33,17 +34,19 @@ def decode_base64(text: str) -> bytes:
         raise Unauthorized("malformed signature: expected base64") from None
 
 
-def require_match(expected: bytes, presented: list[bytes]) -> None:
-    """Raise Unauthorized unless `expected` equals one of `presented`.
+def require_match(expected: bytes, presented: list[bytes]) -> bytes:
+    """Return `expected` if it equals one of `presented`, else raise Unauthorized.
 
     The comparison is symmetric, so a single presented signature can also be
-    checked against one expected digest per signing secret.
+    checked against one expected digest per signing secret; it is then the
+    verified signature that comes back.
     """
     matched = False
     for candidate in presented:
         matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise Unauthorized("invalid signature: check the signing secret configured for this source")
+    return expected
 
 
 def require_fresh(timestamp: float, *, now: float, tolerance: float) -> None:
@@ -60,3 +63,11 @@ def parse_timestamp(text: str | None, *, milliseconds: bool = False) -> float:
         raise Unauthorized("missing or malformed signature timestamp")
     value = float(text.strip())
     return value / 1000 if milliseconds else value
+
+
+def required_header(headers: Mapping[str, str], name: str) -> str:
+    """Return a signature header's value without surrounding spaces, raising Unauthorized when missing or empty."""
+    value = (headers.get(name) or "").strip()
+    if not value:
+        raise Unauthorized(f"missing {name} header: this source accepts only signed requests")
+    return value

@@ -70,7 +70,7 @@ class TallyAdapter(Adapter):
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes:
         # NOTE: Tally signs the body alone, with no timestamp, so `tolerance` has
         # nothing to check and a captured request stays valid if replayed.
         header = (headers.get("Tally-Signature") or "").strip()
@@ -79,7 +79,7 @@ class TallyAdapter(Adapter):
 
         # require_match compares one value with several, so the presented signature
         # is compared with the digest of every configured secret.
-        require_match(decode_base64(header), [hmac_digest(secret, body) for secret in secrets])
+        return require_match(decode_base64(header), [hmac_digest(secret, body) for secret in secrets])
 
 
 def _response_data(document: Any) -> dict[str, Any]:

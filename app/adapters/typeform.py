@@ -72,7 +72,7 @@ class TypeformAdapter(Adapter):
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes:
         # NOTE: Typeform signs the body alone, with no timestamp, so `tolerance` has
         # nothing to check and a captured request stays valid if replayed.
         header = (headers.get("Typeform-Signature") or "").strip()
@@ -85,7 +85,7 @@ class TypeformAdapter(Adapter):
 
         # require_match compares one value with several, so the presented signature
         # is compared with the digest of every configured secret.
-        require_match(decode_base64(encoded), [hmac_digest(secret, body) for secret in secrets])
+        return require_match(decode_base64(encoded), [hmac_digest(secret, body) for secret in secrets])
 
 
 def _form_response(document: Any) -> dict[str, Any]:

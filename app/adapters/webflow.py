@@ -95,7 +95,7 @@ class WebflowAdapter(Adapter):
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes:
         timestamp_text = _ascii_header(headers, TIMESTAMP_HEADER)
         timestamp = parse_timestamp(timestamp_text, milliseconds=True)
         require_fresh(timestamp, now=now, tolerance=tolerance)
@@ -104,7 +104,7 @@ class WebflowAdapter(Adapter):
         message = timestamp_text.strip().encode("ascii") + b":" + body
         # require_match compares one value with a list. The list contains the digest
         # under each configured secret, so any of them may match.
-        require_match(presented, [hmac_digest(secret, message) for secret in secrets])
+        return require_match(presented, [hmac_digest(secret, message) for secret in secrets])
 
 
 def _submission(document: Any) -> tuple[dict[str, Any], dict[str, str]]:

@@ -106,7 +106,7 @@ class WpformsAdapter(Adapter):
 
     def verify_signature(
         self, *, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...], tolerance: float, now: float
-    ) -> None:
+    ) -> bytes:
         _require_json(headers)
         timestamp_text, digest_text = _parse_signature(headers.get(SIGNATURE_HEADER))
 
@@ -115,7 +115,7 @@ class WpformsAdapter(Adapter):
 
         presented = decode_hex(digest_text)
         message = timestamp_text.encode("ascii") + b"." + body
-        require_match(presented, [hmac_digest(secret, message) for secret in secrets])
+        return require_match(presented, [hmac_digest(secret, message) for secret in secrets])
 
 
 def _dotted_key(key: str) -> str:

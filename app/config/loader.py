@@ -78,7 +78,7 @@ def _secret_values(document: dict[str, Any]) -> set[str]:
     for source in document.get("sources", {}).values():
         if isinstance(source, dict):
             values += _as_list(source.get("tokens")) + _as_list(source.get("signing_secret"))
-    return {value for value in values if isinstance(value, str)}
+    return set(model.secret_forms([value for value in values if isinstance(value, str)]))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -164,6 +164,8 @@ def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.C
         response_mode=table["response_mode"],
         success_url=table.get("success_url"),
         error_url=table.get("error_url"),
+        hmac=table.get("hmac"),
+        allowed_ips=tuple(table["allowed_ips"]),
     )
 
 

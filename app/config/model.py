@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 
 RESPONSE_MODES = ("api", "always_200", "redirect")
-AUTH_MODES = ("token", "signature", "none")
+AUTH_MODES = ("token", "signature", "hmac", "standard_webhooks", "none")
+HMAC_ALGORITHMS = ("sha1", "sha256", "sha512")
+HMAC_ENCODINGS = ("hex", "base64")
+
+# A Standard Webhooks secret is this prefix followed by the base64 key.
+STANDARD_WEBHOOKS_SECRET_PREFIX = "whsec_"  # noqa: S105 - a fixed prefix, not a secret
+
+IPNetwork = IPv4Network | IPv6Network
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,18 @@ class Customer:
 
 
 @dataclass(frozen=True)
+class HmacSettings:
+    """A generic HMAC signature over the raw body: where it travels and how it is written."""
+
+    header: str
+    algorithm: str
+    encoding: str
+    prefix: str
+    # When set, the signed message is "<timestamp>.<raw body>", the timestamp in Unix seconds.
+    timestamp_header: str | None = None
+
+
+@dataclass(frozen=True)
 class Source:
     """One sender endpoint: who may post, how its fields map, where leads go."""
 
@@ -63,11 +82,28 @@ class Source:
     response_mode: str
     success_url: str | None
     error_url: str | None
+    hmac: HmacSettings | None = None
+    allowed_ips: tuple[IPNetwork, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Return every secret of the source in each form a message could show it."""
+        return (*self.tokens, *secret_forms(self.signing_secrets))
 
     @property
     def customer_choice(self) -> bool:
         """Whether the request names the customer among several."""
         return len(self.customers) > 1
+
+
+def secret_forms(secrets: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Return the secrets plus the base64 key inside each Standard Webhooks secret."""
+    keys = [
+        secret.removeprefix(STANDARD_WEBHOOKS_SECRET_PREFIX)
+        for secret in secrets
+        if secret.startswith(STANDARD_WEBHOOKS_SECRET_PREFIX)
+    ]
+    return (*secrets, *keys)
 
 
 @dataclass(frozen=True)

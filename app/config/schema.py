@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from typing import Any, ClassVar
@@ -23,6 +25,10 @@ MIN_TOKEN_LENGTH = 16
 
 # The console's cookies are signed with this secret. No person types it, so it can be long.
 MIN_SESSION_SECRET_LENGTH = 32
+
+# An HTTP header name: a token as RFC 9110 defines it, with a sane length.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]{0,64}$")
 
 # Field-map keys: PhoneBurner's standard fields plus a full name to split.
 MAPPABLE_FIELDS = (*STANDARD_FIELDS, "fullname")
@@ -97,6 +103,38 @@ class CustomerSchema(Schema):
     )
 
 
+class Network(fields.Field):
+    """An IP network in CIDR notation, or a single address."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> IPNetwork:
+        if not isinstance(value, str):
+            raise ValidationError("expected a network such as \"10.0.0.0/8\" or an address")
+        try:
+            return ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise ValidationError(f"invalid network {value!r}: write it as \"10.0.0.0/8\" or \"192.0.2.7\"") from None
+
+
+def _header_name(value: str) -> None:
+    if not HEADER_NAME.match(value):
+        raise ValidationError(f"invalid header name {value!r}: use letters, digits and '-', such as X-Signature")
+
+
+def _signature_prefix(value: str) -> None:
+    if not PRINTABLE_ASCII.match(value) or value != value.strip():
+        raise ValidationError("use printable ASCII without surrounding spaces, such as \"sha256=\", or \"\"")
+
+
+class HmacSchema(TableSchema):
+    settings_class = model.HmacSettings
+
+    header = fields.String(required=True, validate=_header_name)
+    algorithm = fields.String(load_default="sha256", validate=validate.OneOf(model.HMAC_ALGORITHMS))
+    encoding = fields.String(load_default="hex", validate=validate.OneOf(model.HMAC_ENCODINGS))
+    prefix = fields.String(load_default="", validate=_signature_prefix)
+    timestamp_header = fields.String(validate=_header_name)
+
+
 class SourceSchema(Schema):
     customer = fields.String()
     customers = fields.List(fields.String(), validate=validate.Length(min=1))
@@ -136,6 +174,8 @@ class SourceSchema(Schema):
     response_mode = fields.String(load_default="api", validate=validate.OneOf(model.RESPONSE_MODES))
     success_url = fields.String(validate=_http_url)
     error_url = fields.String(validate=_http_url)
+    hmac = fields.Nested(HmacSchema)
+    allowed_ips = fields.List(Network(), load_default=list)
 
     @validates_schema
     def check_combinations(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -149,6 +189,7 @@ class SourceSchema(Schema):
                 "auth = \"signature\" needs signing_secret = \"${SECRET_VARIABLE}\", the secret set in the tool",
                 "signing_secret",
             )
+        _check_signed_auth(data)
         if data["auth"] == "none" and not data["allowed_origins"]:
             raise ValidationError(
                 "auth = \"none\" needs allowed_origins = [\"https://your-site.example\"]", "allowed_origins"
@@ -161,6 +202,45 @@ class SourceSchema(Schema):
 
         if data["default_region"].upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValidationError("use a two-letter region code such as \"US\" or \"CA\"", "default_region")
+
+
+def _check_signed_auth(data: dict[str, Any]) -> None:
+    """Check the keys that auth = "hmac" and auth = "standard_webhooks" need."""
+    auth = data["auth"]
+    if auth == "hmac" and "hmac" not in data:
+        raise ValidationError(
+            "auth = \"hmac\" needs a [sources.NAME.hmac] table with at least header = \"X-Signature\"", "hmac"
+        )
+    if auth != "hmac" and "hmac" in data:
+        raise ValidationError("the hmac table applies only with auth = \"hmac\"; set that, or remove the table", "hmac")
+    if auth not in ("hmac", "standard_webhooks"):
+        return
+
+    if "signing_secret" not in data:
+        raise ValidationError(
+            f"auth = \"{auth}\" needs signing_secret = \"${{SECRET_VARIABLE}}\", the secret the sender signs with",
+            "signing_secret",
+        )
+    if auth == "standard_webhooks":
+        for position, secret in enumerate(data["signing_secret"], start=1):
+            if not is_standard_webhooks_secret(secret):
+                raise ValidationError(
+                    f"secret {position} is not a Standard Webhooks secret: write it as the sender shows it, "
+                    "whsec_ followed by the base64 key",
+                    "signing_secret",
+                )
+
+
+def is_standard_webhooks_secret(secret: str) -> bool:
+    """Return whether `secret` is "whsec_" followed by a non-empty base64 key (padding optional)."""
+    prefix = model.STANDARD_WEBHOOKS_SECRET_PREFIX
+    if not secret.startswith(prefix):
+        return False
+    key = secret.removeprefix(prefix)
+    try:
+        return bool(base64.b64decode(key + "=" * (-len(key) % 4), validate=True))
+    except binascii.Error:
+        return False
 
 
 class LimitsSchema(TableSchema):
@@ -227,18 +307,6 @@ class AdminSchema(Schema):
             data = {key: value for key, value in data.items()
                     if not (key in ("token", "session_secret") and value == "")}
         return data
-
-
-class Network(fields.Field):
-    """An IP network in CIDR notation, or a single address."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> IPNetwork:
-        if not isinstance(value, str):
-            raise ValidationError("expected a network such as \"10.0.0.0/8\" or an address")
-        try:
-            return ipaddress.ip_network(value.strip(), strict=False)
-        except ValueError:
-            raise ValidationError(f"invalid network {value!r}: write it as \"10.0.0.0/8\" or \"192.0.2.7\"") from None
 
 
 class ServerSchema(Schema):

@@ -10,29 +10,51 @@ from flask import Request, current_app
 from app.adapters import Adapter
 from app.config.model import Source
 from app.errors import Unauthorized
+from app.idempotency import SignedRequest
+from app.intake.allowlist import require_allowed_client
+from app.intake.hmac_signature import verify_hmac
+from app.intake.standard_webhooks import verify_standard_webhook
+
+SIGNED_MODES = ("signature", "hmac", "standard_webhooks")
 
 
-def authenticate(source: Source, adapter: Adapter, request: Request) -> None:
-    """Raise Unauthorized unless the request proves it comes from the source's sender.
+def authenticate(source: Source, adapter: Adapter, request: Request) -> SignedRequest | None:
+    """Raise Forbidden or Unauthorized unless the request proves it comes from the source's sender.
 
-    "token" sources need one of their tokens; "signature" sources need the
-    tool's signature over the raw body; "none" sources are browser forms and
-    accept only requests whose Origin, when the browser sends one, is allowed.
+    A source with allowed_ips first rejects other client addresses, before the
+    body is read. "token" sources need one of their tokens. "signature",
+    "hmac" and "standard_webhooks" sources need a signature over the raw body.
+    "none" sources are browser forms and accept only requests whose Origin,
+    when the browser sends one, is allowed. Returns what a signature proves,
+    which recognizes a replay of the request, or None for other modes.
     """
+    require_allowed_client(source, request, current_app.extensions["relay"].settings.trusted_proxies)
+
     if source.auth == "none":
         _check_origin(source, request)
-    elif source.auth == "signature":
-        signed_target = {"method": request.method, "url": public_url(request)} if adapter.signs_url else {}
-        adapter.verify_signature(
-            body=request.get_data(cache=True),
-            headers=request.headers,
-            secrets=source.signing_secrets,
-            tolerance=source.signature_tolerance,
-            now=time.time(),
-            **signed_target,
-        )
+    elif source.auth in SIGNED_MODES:
+        return _verify_signed(source, adapter, request)
     else:
         _check_token(source, request)
+    return None
+
+
+def _verify_signed(source: Source, adapter: Adapter, request: Request) -> SignedRequest:
+    checks = {
+        "body": request.get_data(cache=True),
+        "headers": request.headers,
+        "secrets": source.signing_secrets,
+        "tolerance": source.signature_tolerance,
+        "now": time.time(),
+    }
+    if source.auth == "standard_webhooks":
+        return SignedRequest(message_id=verify_standard_webhook(**checks))
+    if source.hmac is not None:
+        # The configuration has an hmac table exactly when auth = "hmac".
+        return SignedRequest(signature=verify_hmac(source.hmac, **checks))
+
+    signed_target = {"method": request.method, "url": public_url(request)} if adapter.signs_url else {}
+    return SignedRequest(signature=adapter.verify_signature(**checks, **signed_target))
 
 
 def public_url(request: Request) -> str:

@@ -38,6 +38,7 @@ class Submission:
     lead: Lead | None
     destination: Destination | None
     errors: dict[str, list[str]] | None
+    signed: idempotency.SignedRequest | None = None
 
 
 class Receiver:
@@ -51,20 +52,24 @@ class Receiver:
 
     def receive(self, submission: Submission) -> LeadAnswer:
         """Store the submission, then answer: replayed, rejected, queued, or the inline attempt's result."""
+        signed = submission.signed
         key = idempotency.request_key(
             source=submission.source.name,
             header=submission.idempotency_header,
             sender_id=submission.sender_id,
             lead=submission.lead,
+            message_id=signed.message_id if signed else None,
         )
+        replay_key = idempotency.replay_key(source=submission.source.name, signed=signed)
         now = time.time()
         plan = None
         attempted = False
         try:
             plan = self._plan(submission)
             row = self._new_row(submission, plan, now)
-            key_ttl = self.settings.storage.idempotency_window_hours * 3600
-            accepted = self.store.accept(row, key, key_ttl=key_ttl, now=now)
+            accepted = self.store.accept(
+                row, key, key_ttl=self._key_ttl(submission), now=now, extra_keys=[replay_key] if replay_key else []
+            )
             if accepted.repeat:
                 return self._answer_repeat(accepted.lead_id, row["request_hash"], submission.idempotency_header)
 
@@ -80,6 +85,17 @@ class Receiver:
 
         self._save_answer(row["id"], answer)
         return answer
+
+    def _key_ttl(self, submission: Submission) -> float:
+        """Return how long the request's keys are kept, in seconds."""
+        window = self.settings.storage.idempotency_window_hours * 3600
+        if submission.signed is None:
+            return window
+        # A timestamp up to signature_tolerance in the future stays valid until twice that from now,
+        # so a replay is recognized for as long as its signature is accepted.
+        # NOTE: a scheme that signs no timestamp (Typeform, Tally, hmac without timestamp_header)
+        # accepts a replay at any time, and a replay after this window is taken as a new lead.
+        return max(window, 2 * submission.source.signature_tolerance)
 
     def _save_answer(self, lead_id: str, answer: LeadAnswer) -> None:
         # The lead is stored and may have been sent; a lost answer only makes repeats use the lead's state.

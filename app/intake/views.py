@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from app import logs
 from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
+from app.idempotency import SignedRequest
 from app.intake import cors
 from app.intake.auth import authenticate
 from app.intake.bodies import Body, read_body
@@ -29,7 +30,7 @@ def receive_lead(source_name: str) -> Response:
     """Relay one lead from a sender to PhoneBurner and respond with its status."""
     relay = current_relay()
     handler = relay.handler(source_name)
-    authenticate(handler.source, handler.adapter, request)
+    signed = authenticate(handler.source, handler.adapter, request)
 
     body = read_body(request, relay.settings.limits)
     lead_id = logs.new_id()
@@ -37,7 +38,7 @@ def receive_lead(source_name: str) -> Response:
 
     submission = None
     try:
-        submission = _map(relay, handler, body, lead_id)
+        submission = _map(relay, handler, body, lead_id, signed)
     except IgnoredEvent as error:
         answer = ignored_answer(lead_id, error.message)
     else:
@@ -54,7 +55,7 @@ def preflight(source_name: str) -> Response:
     return cors.preflight(handler.source)
 
 
-def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str) -> Submission:
+def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str, signed: SignedRequest | None) -> Submission:
     """Unwrap the tool's envelope, route the lead and validate it; field errors become part of it."""
     unwrapped = handler.adapter.unwrap(body.document, body.pairs)
     lead = destination = errors = None
@@ -78,6 +79,7 @@ def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str) -> Subm
         lead=lead,
         destination=destination,
         errors=errors,
+        signed=signed,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +42,14 @@ class Claim:
     lead_id: str
     token: int
     was_abandoned: bool
+
+
+class _KeyTaken(Exception):
+    """An idempotency key already names an earlier lead; raised to roll the accept back."""
+
+    def __init__(self, lead_id: str) -> None:
+        super().__init__(lead_id)
+        self.lead_id = lead_id
 
 
 def _wrap_errors(function):
@@ -84,14 +92,25 @@ class Store:
     # --- intake -------------------------------------------------------------
 
     @_wrap_errors
-    def accept(self, row: dict[str, Any], key: str | None, *, key_ttl: float, now: float) -> Accepted:
-        """Insert a lead unless its idempotency key names an earlier one; one transaction decides."""
-        with self._write() as connection:
-            if key is not None:
-                first = self._take_key(connection, key, row["id"], now=now, ttl=key_ttl)
-                if first is not None:
-                    return Accepted(lead_id=first, repeat=True)
-            connection.execute(insert(leads).values(**row))
+    def accept(
+        self, row: dict[str, Any], key: str | None, *, key_ttl: float, now: float, extra_keys: Sequence[str] = ()
+    ) -> Accepted:
+        """Insert a lead unless one of its idempotency keys names an earlier one; one transaction decides.
+
+        `extra_keys` are kept next to `key`; a request is a repeat when any of them is taken.
+        """
+        # Sorted, so two requests sharing keys take them in one order and cannot deadlock.
+        keys = sorted({each for each in (key, *extra_keys) if each})
+        try:
+            with self._write() as connection:
+                for candidate in keys:
+                    first = self._take_key(connection, candidate, row["id"], now=now, ttl=key_ttl)
+                    if first is not None:
+                        raise _KeyTaken(first)
+                connection.execute(insert(leads).values(**row))
+        except _KeyTaken as taken:
+            # The transaction rolled back, so no key this request took before the match is kept.
+            return Accepted(lead_id=taken.lead_id, repeat=True)
         return Accepted(lead_id=row["id"], repeat=False)
 
     def _take_key(self, connection: Connection, key: str, lead_id: str, *, now: float, ttl: float) -> str | None:
