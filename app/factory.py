@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     logs.configure_logging(
         level=settings.logging.level,
         format=settings.logging.format,
-        secrets=_secrets(settings),
+        secrets=settings.secret_values(),
     )
 
     size = services.pool_size()
@@ -37,7 +37,3 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(status_blueprint)
     return app
 
-
-def _secrets(settings: Settings) -> list[str]:
-    tokens = [token for source in settings.sources.values() for token in (*source.tokens, *source.signing_secrets)]
-    return [settings.phoneburner.vendor_key, *tokens, *filter(None, [settings.admin_token])]
