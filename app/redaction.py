@@ -13,8 +13,9 @@ a header a sender filled with a phone number. It replaces
 
 A phone number here is 9 to 15 digits, optionally after a `+` and split by
 spaces, dots, dashes, slashes or parentheses, and not glued to a letter or
-digit. So other long numbers (a Unix time such as 1741976400) are masked too, while
-dates, times, IP addresses, decimal numbers and the digits inside ids are not.
+digit. So other long numbers (a Unix time such as 1741976400) are masked
+too, while dates, times, IP addresses, decimal numbers and the digits inside
+ids are not.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from urllib.parse import quote, quote_plus
 
 REDACTED = "REDACTED"
 
-# Shorter values would mask ordinary words; every configured secret is far longer.
+# Shorter values would mask ordinary words. Tokens need 16 characters by the configuration's rules.
+# NOTE: a vendor key or signing secret shorter than this is not redacted.
 MIN_SECRET_CHARS = 4
 
 # A query string: "?" then text with an "=" in it, up to whitespace or a quote.
