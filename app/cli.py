@@ -129,7 +129,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     settings = load_or_exit(args.config)
     logs.configure_logging(level=settings.logging.level, format=settings.logging.format,
-                           secrets=[settings.phoneburner.vendor_key])
+                           secrets=settings.secret_values())
     concurrency = settings.delivery.worker_concurrency
     store = services.build_store(settings, connections=concurrency)
     client = services.build_client(settings, size=concurrency)

@@ -17,6 +17,7 @@ from app.cli_format import (
     summarize_lead,
 )
 from app.cli_store import CommandFailed, open_store
+from app.redaction import Redactor
 
 # Bytes of the raw body that `leads show` prints.
 RAW_BODY_LIMIT = 4096
@@ -54,13 +55,10 @@ def show_lead(args: argparse.Namespace) -> int:
         attempts = store.attempts_of(args.lead_id)
         hold = store.holds().get(row["customer"] or "")
 
-    print(escape_unprintable(_describe_row(row, hold)))
-    print()
-    print(escape_unprintable(_describe_lead(row)))
-    print()
-    print(escape_unprintable(_describe_body(row)))
-    print()
-    print(escape_unprintable(_describe_attempts(attempts)))
+    # A raw body may carry a configured secret (Google's google_key, a token a sender put in a field).
+    redactor = Redactor(settings.secret_values())
+    sections = [_describe_row(row, hold), _describe_lead(row), _describe_body(row), _describe_attempts(attempts)]
+    print("\n\n".join(redactor.redact_secrets(escape_unprintable(section)) for section in sections))
     return 0
 
 

@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     logs.configure_logging(
         level=settings.logging.level,
         format=settings.logging.format,
-        secrets=_secrets(settings),
+        secrets=settings.secret_values(),
     )
 
     size = services.pool_size()
@@ -38,9 +38,3 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(status_blueprint)
     install_console(app, settings)
     return app
-
-
-def _secrets(settings: Settings) -> list[str]:
-    tokens = [secret for source in settings.sources.values() for secret in source.secrets]
-    admin = filter(None, [settings.admin_token, settings.admin_session_secret])
-    return [settings.phoneburner.vendor_key, *tokens, *admin]

@@ -1,34 +1,25 @@
-"""Gunicorn's logger for the relay: JSON access lines, and no query strings anywhere.
+"""Gunicorn's logger for the relay: JSON access lines, and every line redacted.
 
 A sender that cannot set headers puts its token in the query string, so
-neither the access log nor gunicorn's error log may print one. Access lines
-are built with json.dumps, so a control character in a path cannot split a
-line or forge another.
+neither the access log nor gunicorn's error log may print one. Both loggers
+get the relay's RedactionFilter with the configuration's secrets, here for
+the master and again in each worker when the app configures its logging.
+Access lines are built with json.dumps, so a control character in a path
+cannot split a line or forge another.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import re
+import os
 
 from gunicorn.glogging import Logger
 
-# A query string in a request target: "?" then text with an "=" in it, up to whitespace or a quote.
-_QUERY = re.compile(r"\?[^\s\"'=]*=[^\s\"']*")
+from app.logs import protect_logger
+from app.redaction import Redactor
 
 # Paths are cut here: a long path is noise in a log, or an attempt to fill it.
 MAX_PATH_CHARS = 200
-
-
-class QueryRedactionFilter(logging.Filter):
-    """Replace every query string in a gunicorn message with `?REDACTED`."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "?" in message:
-            record.msg, record.args = _QUERY.sub("?REDACTED", message), None
-        return True
 
 
 class RelayLogger(Logger):
@@ -36,8 +27,9 @@ class RelayLogger(Logger):
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
-        if not any(isinstance(existing, QueryRedactionFilter) for existing in self.error_log.filters):
-            self.error_log.addFilter(QueryRedactionFilter())
+        redactor = Redactor(_configured_secrets(cfg))
+        for logger in (self.error_log, self.access_log):
+            protect_logger(logger, redactor)
 
     def access(self, resp, req, environ, request_time) -> None:
         if not self.access_log_enabled:
@@ -55,3 +47,18 @@ class RelayLogger(Logger):
             "request_id": dict(resp.headers).get("X-Request-Id"),
         }
         self.access_log.info(json.dumps(line, ensure_ascii=True))
+
+
+def _configured_secrets(cfg) -> list[str]:
+    """Return the relay configuration's secrets, or none when it does not load.
+
+    At `--log-level debug` the master logs its settings, `--env` values
+    included, before it applies them to its environment; so they are read here.
+    An invalid configuration is reported by the on_starting hook instead.
+    """
+    from app.config import ConfigError, load_settings
+
+    try:
+        return load_settings(environ={**os.environ, **cfg.env}).secret_values()
+    except ConfigError:
+        return []

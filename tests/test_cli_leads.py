@@ -23,7 +23,7 @@ from app.store.engine import make_engine
 from app.store.repository import Claim, Store
 from app.store.tables import attempts, idempotency_keys, leads
 from app.worker import Worker
-from tests.conftest import PB_URL, SUCCESS, TOKEN, auth, base_document, build_app
+from tests.conftest import PB_URL, SUCCESS, TOKEN, VENDOR_KEY, auth, base_document, build_app
 
 DAY = 86400
 EMAIL = "ada.lovelace@example.com"
@@ -295,6 +295,22 @@ def test_show_caps_body_and_escapes_controls(store, config, capsys):
     assert "\\u001b[2J" in output
     assert "\ufffd" in output
     assert f"[showing the first {RAW_BODY_LIMIT} of {len(raw)} bytes]" in output
+
+
+def test_show_redacts_configured_secrets(store, config, capsys):
+    # A sender may put a token in the body; Google's lead forms always carry their key there.
+    raw = json.dumps({"email": EMAIL, "token": TOKEN, "google_key": VENDOR_KEY}).encode()
+    lead_id = add(store, new_row(raw_body=raw))
+    add_attempt(store, lead_id, excerpt=f"echo key={VENDOR_KEY}")
+
+    assert main(["leads", "show", lead_id, "--config", config]) == 0
+
+    output = capsys.readouterr().out
+    assert TOKEN not in output
+    assert VENDOR_KEY not in output
+    assert '"token": "REDACTED"' in output
+    assert "echo key=REDACTED" in output
+    assert EMAIL in output
 
 
 def test_show_unknown_lead_exits_1(store, config, capsys):

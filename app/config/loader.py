@@ -6,6 +6,8 @@ import difflib
 import importlib
 import ipaddress
 import os
+import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +19,8 @@ from app.config import model, schema
 from app.config.interpolate import UnresolvedVariable, interpolate
 
 DEFAULT_PATH = "config/relay.toml"
+
+_URL_KEY = "phoneburner.url"
 
 
 class ConfigError(Exception):
@@ -177,29 +181,87 @@ def _cross_check(settings: model.Settings) -> list[str]:
 
 
 def _check_url(phoneburner: model.PhoneBurnerSettings) -> list[str]:
+    """Check that put_contact's URL fixes the scheme, host and path, and nothing else.
+
+    The vendor key travels in the query string of every request, so the URL
+    must not carry credentials, a query or a fragment of its own, and must
+    name a public https host unless `allow_insecure_url` is set.
+    """
+    problems = _check_url_parts(phoneburner.url)
+    if problems or phoneburner.allow_insecure_url:
+        return problems
+
     parts = urlsplit(phoneburner.url)
-    if "key" in parse_qs(parts.query):
-        return ["phoneburner.url: remove the key from the URL and set it in vendor_key, which is kept secret"]
-    if phoneburner.allow_insecure_url:
-        return []
     if parts.scheme != "https":
-        return ["phoneburner.url: must use https://; set allow_insecure_url = true only for a local simulator"]
+        return [f"{_URL_KEY}: must use https://; set allow_insecure_url = true only for a local simulator"]
     if _is_local_host(parts.hostname or ""):
         return [
-            f"phoneburner.url: {parts.hostname} is a local address; "
+            f"{_URL_KEY}: {parts.hostname} is a local address; "
             "set allow_insecure_url = true only for a local simulator"
         ]
     return []
 
 
+def _check_url_parts(url: str) -> list[str]:
+    # The messages never quote the URL: its user-info or query may hold a secret.
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return [f"{_URL_KEY}: contains whitespace or control characters; write the URL on one line without them"]
+
+    parts = urlsplit(url)
+    problems = []
+    if "key" in parse_qs(parts.query):
+        problems.append(f"{_URL_KEY}: remove the key from the URL and set it in vendor_key, which is kept secret")
+    elif "?" in url:
+        problems.append(f"{_URL_KEY}: remove the query string; the relay builds the whole query for each lead")
+    if "#" in url:
+        problems.append(f"{_URL_KEY}: remove the fragment (the part from '#')")
+    if "@" in parts.netloc:
+        problems.append(
+            f"{_URL_KEY}: remove the user name and password before '@'; PhoneBurner takes only the vendor_key"
+        )
+    if not parts.hostname:
+        problems.append(f"{_URL_KEY}: names no host; write https://HOST/PATH")
+    try:
+        _ = parts.port  # parsed lazily: an invalid port raises only here
+    except ValueError:
+        problems.append(f"{_URL_KEY}: the port is not a number from 0 to 65535")
+    return problems
+
+
 def _is_local_host(host: str) -> bool:
+    """Return whether `host` is localhost, or a loopback, private, link-local or unspecified address.
+
+    NOTE: only literal addresses are checked. A host name that resolves to a
+    private address passes, because DNS is not consulted at start-up.
+    """
+    host = host.rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+
+    address = _ip_address(host)
+    if address is None:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+
+
+# One to four dot-separated decimal, octal or hexadecimal numbers, as inet_aton reads them.
+_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}")
+
+
+def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    # The resolver also reads the legacy IPv4 forms (127.1, 2130706433, 0x7f.0.0.1) as addresses.
+    if _LEGACY_IPV4.fullmatch(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def _check_source(source: model.Source, customers: dict[str, model.Customer]) -> list[str]:

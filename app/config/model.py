@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
+from urllib.parse import unquote, urlsplit
 
 RESPONSE_MODES = ("api", "always_200", "redirect")
 AUTH_MODES = ("token", "signature", "hmac", "standard_webhooks", "none")
@@ -173,3 +174,13 @@ class Settings:
     def lease_seconds(self) -> float:
         """Return how long a claim lasts: longer than a whole PhoneBurner call."""
         return self.phoneburner.connect_timeout + self.phoneburner.read_timeout + 30
+
+    def secret_values(self) -> list[str]:
+        """Return every secret the configuration holds, so logs and command output can redact them."""
+        secrets = [self.phoneburner.vendor_key, self.admin_token, self.admin_session_secret]
+        for source in self.sources.values():
+            secrets += list(source.secrets)
+        password = urlsplit(self.storage.url).password
+        if password:
+            secrets += [password, unquote(password)]
+        return [secret for secret in secrets if secret]

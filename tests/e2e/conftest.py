@@ -151,17 +151,22 @@ class Simulator:
         requests.post(f"{self.base}/_sim/faults", json={"queue": list(queue)}, timeout=5).raise_for_status()
 
 
-def launch_simulator() -> tuple[subprocess.Popen, Simulator]:
-    """Start a simulator process on a free port that accepts user 123456 with cm_id YYYY; return both."""
-    port = free_port()
+def start_simulator(port: int, *, hang_seconds: float = 30) -> subprocess.Popen:
+    """Start the simulator on `port` with the e2e vendor key and account, and wait until it serves."""
     process = subprocess.Popen(
         [sys.executable, "-m", "app.phoneburner.simulator", "--port", str(port), "--key", VENDOR_KEY,
-         "--user", "123456:YYYY", "--hang-seconds", "30"],
+         "--user", "123456:YYYY", "--hang-seconds", str(hang_seconds)],
         cwd=ROOT,
         stderr=subprocess.DEVNULL,
     )
     wait_until_up(f"http://127.0.0.1:{port}/_sim/health", process)
-    return process, Simulator(port)
+    return process
+
+
+def launch_simulator() -> tuple[subprocess.Popen, Simulator]:
+    """Start a simulator process on a free port that accepts user 123456 with cm_id YYYY; return both."""
+    port = free_port()
+    return start_simulator(port), Simulator(port)
 
 
 @pytest.fixture(scope="session")
@@ -199,17 +204,26 @@ class Relay:
             time.sleep(0.1)
 
 
-def launch_relay(config, log_path, *, web_workers: int, with_worker: bool) -> tuple[list[subprocess.Popen], Relay]:
-    """Migrate the config's store, then start gunicorn and, if asked, a delivery worker; return both."""
-    port = free_port()
-    environ = {
+def relay_environ(config) -> dict[str, str]:
+    """Return the environment of the relay's processes: the config's path and the secrets it names."""
+    return {
         **os.environ,
         "RELAY_CONFIG": str(config),
         "E2E_VENDOR_KEY": VENDOR_KEY,
         "E2E_TOKEN": TOKEN,
         "E2E_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+
+
+def launch_relay(
+    config, log_path, *, web_workers: int, with_worker: bool, gunicorn_args: str = ""
+) -> tuple[list[subprocess.Popen], Relay]:
+    """Migrate the config's store, then start gunicorn and, if asked, a delivery worker; return both."""
+    port = free_port()
+    environ = {
+        **relay_environ(config),
         "RELAY_WORKERS": str(web_workers),
-        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} {gunicorn_args}".strip(),
     }
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
 

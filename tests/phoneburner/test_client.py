@@ -126,6 +126,22 @@ def test_request_redirect_not_followed():
     assert delivery.reply.http_status == 302
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@responses.activate
+def test_request_redirect_elsewhere_keeps_key(status):
+    elsewhere = f"https://collector.test/put_contact?key={KEY}&user_id=123456"
+    responses.add(responses.GET, BASE, status=status, headers={"Location": elsewhere}, body=f"moved to {elsewhere}")
+    responses.add(responses.GET, elsewhere.split("?")[0], body=SUCCESS)
+
+    delivery = deliver()
+
+    assert [call.request.url.split("?")[0] for call in responses.calls] == [BASE]
+    assert delivery.reply.reply_class is ReplyClass.UNRECOGNIZED
+    assert delivery.reply.reason == "redirect"
+    assert delivery.reply.excerpt is None
+    assert "collector.test" not in repr(delivery)
+
+
 @responses.activate
 def test_request_not_sent_when_too_long():
     client = make_client()
