@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from app import logs
 from app.answers import error_response
 from app.errors import BadBody, MethodNotAllowed, NotFound, RelayError, TooLarge
+from app.security_headers import add_security_headers, is_https
 
 log = logging.getLogger("relay.http")
 
@@ -51,6 +52,7 @@ def _start_request() -> None:
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = logs.request_id.get() or ""
     response.headers.setdefault("Cache-Control", "no-store")
+    add_security_headers(response.headers, https=is_https(current_app.extensions["relay"].settings.public_url))
     return response
 
 
