@@ -7,7 +7,10 @@ from flask import Flask
 
 from app import http, logs, services
 from app.config import Settings, load_settings
+from app.config.loader import url_password
 from app.health import blueprint as health_blueprint
+from app.intake import ratelimits
+from app.intake.body_deadline import BodyDeadline
 from app.intake.views import blueprint as intake_blueprint
 from app.relay import Relay
 from app.status import blueprint as status_blueprint
@@ -32,6 +35,8 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.extensions["relay"] = Relay(settings, client, store)
 
     http.install(app)
+    ratelimits.install(app, settings)
+    app.wsgi_app = BodyDeadline(app.wsgi_app, seconds=settings.limits.body_timeout)  # type: ignore[method-assign]
     app.register_blueprint(health_blueprint)
     app.register_blueprint(intake_blueprint)
     app.register_blueprint(status_blueprint)
@@ -40,4 +45,5 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
 
 def _secrets(settings: Settings) -> list[str]:
     tokens = [token for source in settings.sources.values() for token in (*source.tokens, *source.signing_secrets)]
-    return [settings.phoneburner.vendor_key, *tokens, *filter(None, [settings.admin_token])]
+    optional = [settings.admin_token, url_password(settings.limits.storage_url)]
+    return [settings.phoneburner.vendor_key, *tokens, *filter(None, optional)]

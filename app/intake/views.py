@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 from app import logs
 from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
-from app.intake import cors
+from app.intake import cors, ratelimits
 from app.intake.auth import authenticate
 from app.intake.bodies import Body, read_body
 from app.intake.receive import Submission
@@ -30,6 +30,7 @@ def receive_lead(source_name: str) -> Response:
     relay = current_relay()
     handler = relay.handler(source_name)
     authenticate(handler.source, handler.adapter, request)
+    ratelimits.count_source()
 
     body = read_body(request, relay.settings.limits)
     lead_id = logs.new_id()
