@@ -10,6 +10,7 @@ from flask import Request, current_app
 from app.adapters import Adapter
 from app.config.model import Source
 from app.errors import Unauthorized
+from app.intake import cors
 
 
 def authenticate(source: Source, adapter: Adapter, request: Request) -> None:
@@ -17,7 +18,7 @@ def authenticate(source: Source, adapter: Adapter, request: Request) -> None:
 
     "token" sources need one of their tokens; "signature" sources need the
     tool's signature over the raw body; "none" sources are browser forms and
-    accept only requests whose Origin, when the browser sends one, is allowed.
+    accept only requests whose Origin (or, without one, Referer) is allowed.
     """
     if source.auth == "none":
         _check_origin(source, request)
@@ -79,7 +80,4 @@ def token_matches(presented: str, tokens: tuple[str, ...]) -> bool:
 
 
 def _check_origin(source: Source, request: Request) -> None:
-    origin = request.headers.get("Origin")
-    # Browsers send "null" from sandboxed frames and file:// pages; treat it as foreign.
-    if origin is not None and origin.rstrip("/") not in source.allowed_origins:
-        raise Unauthorized("this origin may not post to this source; add it to allowed_origins")
+    cors.check_origin(source, request)

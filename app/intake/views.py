@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 from app import logs
 from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
-from app.intake import cors, ratelimits
+from app.intake import cors, honeypot, ratelimits
 from app.intake.auth import authenticate
 from app.intake.bodies import Body, read_body
 from app.intake.receive import Submission
@@ -22,6 +22,7 @@ MAX_CONTENT_TYPE_CHARS = 255
 MAX_SENDER_ID_CHARS = 512
 
 blueprint = Blueprint("intake", __name__)
+blueprint.after_request(cors.add_cors_headers)
 
 
 @blueprint.post("/v1/leads/<source_name>", provide_automatic_options=False)
@@ -33,6 +34,8 @@ def receive_lead(source_name: str) -> Response:
     ratelimits.count_source()
 
     body = read_body(request, relay.settings.limits)
+    if honeypot.caught(handler.source, body):
+        return lead_response(handler.source, honeypot.drop(handler.source))
     lead_id = logs.new_id()
     logs.lead_id.set(lead_id)
 
@@ -45,7 +48,7 @@ def receive_lead(source_name: str) -> Response:
         answer = relay.receiver.receive(submission)
 
     _log_lead(handler, submission, answer)
-    return cors.allow(handler.source, lead_response(handler.source, answer))
+    return lead_response(handler.source, answer)
 
 
 @blueprint.route("/v1/leads/<source_name>", methods=["OPTIONS"])

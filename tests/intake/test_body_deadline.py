@@ -72,7 +72,7 @@ def test_expired_deadline_fails_without_reading():
         stream.read()
 
 
-def test_app_answers_408(document):
+def test_app_responds_408(document):
     app = build_app(document)
     slow_app = BodyDeadline(app.wsgi_app.app, seconds=0.05, enabled=True)
 

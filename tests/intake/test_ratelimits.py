@@ -120,7 +120,7 @@ class TestPerIp:
         assert statuses(answers) == [201, 429, 201]
 
     def test_still_applies_after_source_check(self, limited, pb):
-        # The per-source check registers itself with Flask-Limiter on first use; the per-IP limit must survive it.
+        # The per-source check registers itself with Flask-Limiter on first use, and the per-IP limit must survive it.
         limited["limits"]["per_ip"] = "2/minute"
         pb.get(PB_URL, body=SUCCESS)
         client = build_app(limited).test_client()
@@ -265,7 +265,7 @@ def test_health_and_status_not_limited(limited, pb):
 class TestStorageOutage:
     @pytest.fixture
     def unreachable_redis(self, limited) -> dict:
-        # A port nobody listens on: every connection is refused at once.
+        # No server listens on this port, so every connection is refused at once.
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
