@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_bytes
     app.config["MAX_FORM_PARTS"] = settings.limits.max_fields
+    # max_value_chars bounds each form value with a clear message, so werkzeug's own bound is the body's size.
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.limits.max_body_bytes
     app.extensions["relay"] = Relay(settings, client, store)
 
     http.install(app)

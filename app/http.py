@@ -30,7 +30,7 @@ _HTTP_MESSAGES = {
     400: "the request could not be read",
     404: "no such route; leads go to POST /v1/leads/<source>",
     405: "this method is not allowed here; leads go to POST /v1/leads/<source>",
-    413: "the body is over the size limit",
+    413: "the body is over the size limit of {max_body_bytes} bytes ([limits].max_body_bytes); send a smaller body",
 }
 
 
@@ -68,7 +68,8 @@ def _http_error(error: HTTPException) -> Response:
         relay_error = RelayError(error.description or "the request failed")
         relay_error.http_status, relay_error.reason = code, f"http_{code}"
     else:
-        relay_error = relay_error_class(_HTTP_MESSAGES[code])
+        max_body_bytes = current_app.config.get("MAX_CONTENT_LENGTH")
+        relay_error = relay_error_class(_HTTP_MESSAGES[code].format(max_body_bytes=max_body_bytes))
     return _relay_error(relay_error)
 
 

@@ -42,7 +42,9 @@ def test_no_hsts_without_https_public_url(client, pb):
         assert "Strict-Transport-Security" not in response.headers, name
 
 
-@pytest.mark.parametrize(("public_url", "expected"), [("https://relay.example.com", True), ("http://relay.local", False)])
+@pytest.mark.parametrize(
+    ("public_url", "expected"), [("https://relay.example.com", True), ("http://relay.local", False)]
+)
 def test_hsts_follows_public_url(document, pb, public_url, expected):
     document["server"] = {"public_url": public_url}
     pb.get(PB_URL, body=SUCCESS)

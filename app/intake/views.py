@@ -11,7 +11,7 @@ from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
 from app.intake import cors, honeypot, ratelimits
 from app.intake.auth import authenticate
-from app.intake.bodies import Body, read_body
+from app.intake.bodies import Body, check_extras, read_body
 from app.intake.receive import Submission
 from app.relay import Relay, SourceHandler, current_relay
 from app.routing import resolve_destination
@@ -67,6 +67,7 @@ def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str) -> Subm
             handler.source, relay.settings.customers, unwrapped.fields, request.args.to_dict()
         )
         lead = handler.schema.load_lead(unwrapped.fields)
+        check_extras(lead, relay.settings.limits)
         lead.sender_id = unwrapped.sender_id
     except InvalidLead as error:
         errors = error.errors or {}
