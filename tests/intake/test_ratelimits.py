@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.conftest import PB_URL, SUCCESS, TOKEN, auth, build_app
+from tests.redis_server import keys_under
 
 LEAD = {"first_name": "Jeff", "email": "jeff@example.com"}
 WRONG = {"Authorization": "Bearer wrong-token-xxxxxxxx"}
@@ -302,3 +303,17 @@ class TestStorageOutage:
         answers = [post(client) for _ in range(3)]
 
         assert statuses(answers) == [201, 201, 429]
+
+
+class TestSharedStorage:
+    def test_apps_sharing_redis_count_together(self, limited, pb, redis_prefix):
+        url, prefix = redis_prefix
+        limited["limits"].update(storage_url=url, key_prefix=prefix, per_source="3/minute")
+        pb.get(PB_URL, body=SUCCESS)
+        # Two apps stand for two processes: only the shared storage links their counts.
+        first, second = build_app(limited).test_client(), build_app(limited).test_client()
+
+        answers = [post(first), post(second), post(first), post(second)]
+
+        assert statuses(answers) == [201, 201, 201, 429]
+        assert keys_under(url, prefix)
