@@ -31,6 +31,7 @@ from app.answers import error_response
 from app.config.model import Limits, Settings, Source
 from app.errors import RateLimited
 from app.intake.clients import client_ip
+from app.log_throttle import LogThrottle
 
 log = logging.getLogger("relay.limits")
 
@@ -45,6 +46,9 @@ UNKNOWN_CLIENT = "unknown"
 
 # Seconds Redis may take to connect or to reply before this process counts in memory instead.
 STORAGE_TIMEOUT = 0.5
+
+# A client over its limit may keep trying many times a second, so breaches are logged once a minute per limit.
+BREACH_LOG_SECONDS = 60.0
 
 RATE_LIMITED = Counter("relay_rate_limited_total", "Intake requests answered 429, by the limit they broke", ["limit"])
 COUNTED_IN_MEMORY = Counter(
@@ -88,9 +92,10 @@ class IntakeLimits:
 
         self._storage_lock = threading.Lock()
         self._counting_in_memory = False
+        self._breach_logs = LogThrottle(BREACH_LOG_SECONDS)
         app.register_error_handler(RateLimitExceeded, self._breach_response)
         app.after_request(self._watch_storage)
-        # Flask-Limiter logs each breach with the client's address; the relay logs its own lines instead.
+        # Flask-Limiter logs each breach with the client's address, so the relay logs its own lines instead.
         logging.getLogger("flask-limiter").propagate = False
 
     def count_source(self) -> None:
@@ -136,7 +141,10 @@ class IntakeLimits:
 
         kind = SOURCE_SCOPE if by_source else "ip"
         RATE_LIMITED.labels(limit=kind).inc()
-        log.warning("request.rate_limited", extra={"limit": kind, "source": name, "rate": str(error.limit.limit)})
+        refused = self._breach_logs.due((kind, name))
+        if refused:
+            extra = {"limit": kind, "source": name, "rate": str(error.limit.limit), "refused": refused}
+            log.warning("request.rate_limited", extra=extra)
 
         response = error_response(RateLimited(message, retry_after=retry_after))
         response.headers[HeaderNames.LIMIT.value] = str(error.limit.limit.amount)

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 from prometheus_client import Counter
 
+from app.log_throttle import LogThrottle
+
 log = logging.getLogger("relay.phoneburner")
 
 # While slots stay busy, one warning per this many seconds reports how many attempts were put off.
@@ -33,10 +35,7 @@ class CallSlots:
     def __init__(self, limit: int, *, clock=time.monotonic) -> None:
         self.limit = limit
         self._semaphore = threading.BoundedSemaphore(limit)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._deferred_since_warning = 0
-        self._last_warning: float | None = None
+        self._warnings = LogThrottle(WARN_EVERY_SECONDS, clock=clock)
 
     @contextmanager
     def hold(self, *, wait: float) -> Iterator[bool]:
@@ -51,11 +50,6 @@ class CallSlots:
     def note_deferred(self) -> None:
         """Count an attempt put off for want of a slot, and warn at most once per WARN_EVERY_SECONDS."""
         CALLS_DEFERRED.inc()
-        now = self._clock()
-        with self._lock:
-            self._deferred_since_warning += 1
-            due = self._last_warning is None or now - self._last_warning >= WARN_EVERY_SECONDS
-            if not due:
-                return
-            deferred, self._deferred_since_warning, self._last_warning = self._deferred_since_warning, 0, now
-        log.warning("phoneburner.slots_busy", extra={"max_concurrent": self.limit, "deferred": deferred})
+        deferred = self._warnings.due()
+        if deferred:
+            log.warning("phoneburner.slots_busy", extra={"max_concurrent": self.limit, "deferred": deferred})

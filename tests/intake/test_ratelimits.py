@@ -230,14 +230,15 @@ class TestAnswer:
         client = build_app(limited).test_client()
         before = rate_limited_count("ip")
 
-        post(client)
-        post(client)
+        for _ in range(4):
+            post(client)
 
-        assert rate_limited_count("ip") == before + 1
+        assert rate_limited_count("ip") == before + 3
         records = [record for record in caplog.records if record.msg == "request.rate_limited"]
         assert len(records) == 1
         assert records[0].limit == "ip"
         assert records[0].source == "landing"
+        assert records[0].refused == 1
         assert "203.0.113.5" not in caplog.text
 
     def test_success_carries_no_retry_after(self, limited, pb):
