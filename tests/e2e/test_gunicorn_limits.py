@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -32,7 +34,11 @@ def limited_relay(simulator, tmp_path_factory):
     directory = tmp_path_factory.mktemp("limited")
     config = directory / "relay.toml"
     sim_port = simulator.base.rsplit(":", 1)[1]
-    config.write_text(FORM_CONFIG.format(sim_port=sim_port, store_path=directory / "relay.db") + LIMITS)
+    config_text = FORM_CONFIG.format(sim_port=sim_port, store_path=directory / "relay.db")
+    assert "allow_insecure_url = true\n" in config_text
+    # One call slot, so concurrent posts show the bound under gevent.
+    config_text = config_text.replace("allow_insecure_url = true\n", "allow_insecure_url = true\nmax_concurrent = 1\n")
+    config.write_text(config_text + LIMITS)
 
     processes, relay = launch_relay(config, directory / "relay.log", web_workers=1, with_worker=False)
     yield relay
@@ -144,3 +150,27 @@ def test_complete_body_still_served_after_slow_one(limited_relay, simulator):
                                 "application/x-www-form-urlencoded")
 
     assert answer.status_code == 201
+
+
+def test_one_call_slot_queues_concurrent_posts(limited_relay, simulator):
+    # Each call takes a second, far longer than the posts take to arrive, and the 3 s inline budget leaves
+    # a read timeout under 2 s, so a post that finds the one slot busy does not wait for it.
+    requests.post(f"{simulator.base}/_sim/faults", json={"sticky": "delay:1000"}, timeout=5).raise_for_status()
+    senders = 5
+    barrier = threading.Barrier(senders)
+
+    def send(number):
+        barrier.wait(timeout=30)
+        body = f"first_name=Ann&email=ann.slot{number}%40example.com"
+        return limited_relay.post("form", body, "application/x-www-form-urlencoded")
+
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        answers = list(pool.map(send, range(senders)))
+
+    codes = [answer.status_code for answer in answers]
+    deferred = [answer for answer in answers if answer.status_code == 202]
+    assert codes.count(201) >= 1
+    assert codes.count(201) + len(deferred) == senders
+    assert deferred
+    assert all(answer.json()["reason"] == "concurrency_limit" for answer in deferred)
+    assert len([call for call in simulator.received() if "slot" in json.dumps(call)]) == codes.count(201)
