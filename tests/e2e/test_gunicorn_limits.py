@@ -12,12 +12,9 @@ import requests
 
 from tests.e2e.conftest import FORM_CONFIG, TOKEN, launch_relay, stop
 
-LIMITS = """
+SERVER = """
 [server]
 public_url = "https://relay.example.com"
-
-[limits]
-body_timeout = 1
 """
 
 SECURITY_HEADERS = {
@@ -38,7 +35,9 @@ def limited_relay(simulator, tmp_path_factory):
     assert "allow_insecure_url = true\n" in config_text
     # One call slot, so concurrent posts show the bound under gevent.
     config_text = config_text.replace("allow_insecure_url = true\n", "allow_insecure_url = true\nmax_concurrent = 1\n")
-    config.write_text(config_text + LIMITS)
+    assert "[limits]\n" in config_text
+    config_text = config_text.replace("[limits]\n", "[limits]\nbody_timeout = 1\n")
+    config.write_text(config_text + SERVER)
 
     processes, relay = launch_relay(config, directory / "relay.log", web_workers=1, with_worker=False)
     yield relay

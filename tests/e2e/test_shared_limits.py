@@ -15,12 +15,12 @@ PROCESSES = 3
 LIMIT = 7
 REQUESTS = 30
 
-LIMITED_SOURCES = """
-[limits]
+SHARED_STORAGE = """[limits]
 storage_url = "{redis_url}"
 key_prefix = "{prefix}"
-per_ip = "1000/minute"
+"""
 
+LIMITED_SOURCES = """
 [sources.per-source]
 customer = "acme"
 tokens = ["${{E2E_TOKEN}}"]
@@ -50,8 +50,10 @@ def relays(simulator, tmp_path_factory, shared_redis):
     # Every lead is queued at once, so the test measures the limits, not PhoneBurner.
     config_text = config_text.replace("inline_budget = 3", "inline_budget = 0")
     redis_server, prefix = shared_redis
+    assert "[limits]\n" in config_text
+    config_text = config_text.replace("[limits]\n", SHARED_STORAGE.format(redis_url=redis_server, prefix=prefix))
     config = directory / "relay.toml"
-    config.write_text(config_text + LIMITED_SOURCES.format(redis_url=redis_server, prefix=prefix, limit=LIMIT))
+    config.write_text(config_text + LIMITED_SOURCES.format(limit=LIMIT))
 
     processes, started = [], []
     try:
