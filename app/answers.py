@@ -31,6 +31,8 @@ _QUEUED_MESSAGES = {
     "breaker_open": "PhoneBurner is failing; the relay keeps the lead and will retry",
     "not_attempted": "the relay keeps the lead and will deliver it shortly",
     "retrying": "PhoneBurner could not take the lead now; the relay keeps it and will retry",
+    "concurrency_limit": "the relay is making as many PhoneBurner calls at once as it allows; "
+    "it keeps the lead and will deliver it shortly",
 }
 
 _FAILED_MESSAGES = {

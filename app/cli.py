@@ -163,6 +163,7 @@ def describe(settings: Settings) -> str:
         f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
         f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
         f"console session:   {_describe_console_session(settings)}",
+        f"rate limits:       {_describe_limits(settings)}",
         "",
         "customers:",
     ]
@@ -187,6 +188,7 @@ def describe(settings: Settings) -> str:
             f"    extras         {_describe_map(source.extras) or 'none mapped'}; "
             f"unmapped fields {'forwarded' if source.extras_unmapped else 'dropped'}",
             f"    answers        {source.response_mode}",
+            f"    rate limits    {_describe_source_limits(source, settings)}",
         ]
     return "\n".join(lines)
 
@@ -197,6 +199,29 @@ def _describe_console_session(settings: Settings) -> str:
     signer = (f"[admin].session_secret {mask(settings.admin_session_secret)}" if settings.admin_session_secret
               else "a secret derived from the admin token")
     return f"{settings.admin_session_hours:g} hours, signed with {signer}"
+
+
+def _describe_limits(settings: Settings) -> str:
+    limits = settings.limits
+    return (
+        f"{limits.per_source} per source, {limits.per_ip} per client IP ({limits.per_ip_browser} for browser forms), "
+        f"counted in {_mask_url_password(limits.storage_url)}"
+    )
+
+
+def _describe_source_limits(source: Source, settings: Settings) -> str:
+    from app.intake.ratelimits import ip_limit
+
+    rate = source.rate_limit or settings.limits.per_source
+    described = f"{rate} per source, {ip_limit(source, settings.limits)} per client IP"
+    return described + (f"; honeypot field {source.honeypot!r}" if source.honeypot else "")
+
+
+def _mask_url_password(url: str) -> str:
+    from app.config.loader import url_password
+
+    password = url_password(url)
+    return url.replace(f":{password}@", ":****@", 1) if password else url
 
 
 def _describe_auth(source: Source) -> str:

@@ -15,6 +15,7 @@ from app.leads import Lead
 from app.phoneburner.client import Delivery, PhoneBurnerClient
 from app.phoneburner.query import UrlTooLong
 from app.phoneburner.replies import Reply, ReplyClass
+from app.phoneburner.slots import CallSlots
 from app.retries import retry_delay
 from app.store.repository import Claim, Store, StoreUnavailable
 
@@ -22,6 +23,9 @@ log = logging.getLogger("relay.delivery")
 
 # Reply classes that mean only that PhoneBurner could not take the lead now, not that the lead is bad.
 TRANSIENT = frozenset({ReplyClass.UNREACHABLE, ReplyClass.AMBIGUOUS, ReplyClass.UNAVAILABLE})
+
+# Seconds the worker waits for a call slot. A claim's lease lasts 30 s beyond the call's timeouts, so this fits.
+WORKER_SLOT_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Result:
     changes: dict[str, Any]
     stored: bool
     reply: Reply | None
+    # True when no call slot freed up in time, so nothing was sent and the lead waits for the worker.
+    deferred: bool = False
 
 
 class Deliverer:
@@ -43,27 +49,48 @@ class Deliverer:
         client: PhoneBurnerClient,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
+        slots: CallSlots | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.client = client
         self.breaker = breaker
         self.clock = clock
+        self.slots = slots or CallSlots(settings.phoneburner.max_concurrent)
 
-    def attempt(self, claim: Claim, row: dict[str, Any], *, timeout: tuple[float, float] | None = None) -> Result:
-        """Send the lead once and store the attempt and its consequences under the claim."""
+    def attempt(
+        self,
+        claim: Claim,
+        row: dict[str, Any],
+        *,
+        timeout: tuple[float, float] | None = None,
+        slot_wait: float = WORKER_SLOT_WAIT,
+    ) -> Result:
+        """Send the lead once and store the attempt and its consequences under the claim.
+
+        The call waits at most `slot_wait` seconds for one of the process's
+        call slots. Without one, nothing is sent and the lead is left due for
+        the worker. Time spent waiting comes off `timeout`'s read timeout, so
+        the whole attempt stays within connect + read seconds.
+        """
         destination = self._destination(row)
         if destination is None:
             return self._fail_without_attempt(claim, row, "unknown_destination")
 
         lead = Lead.from_dict(json.loads(row["lead"]))
-        started = self.clock()
-        try:
-            delivery = self.client.put_contact(
-                lead=lead, user_id=destination[0], cm_id=destination[1], timeout=timeout
-            )
-        except UrlTooLong as error:
-            return self._reject_too_long(claim, error)
+        asked = time.monotonic()
+        with self.slots.hold(wait=slot_wait) as held:
+            if not held:
+                return self._defer(claim)
+            if timeout is not None:
+                timeout = (timeout[0], max(timeout[1] - (time.monotonic() - asked), 0.1))
+            started = self.clock()
+            try:
+                delivery = self.client.put_contact(
+                    lead=lead, user_id=destination[0], cm_id=destination[1], timeout=timeout
+                )
+            except UrlTooLong as error:
+                return self._reject_too_long(claim, error)
 
         if self.breaker is not None:
             self.breaker.record(transient_failure=delivery.reply.reply_class in TRANSIENT)
@@ -140,6 +167,14 @@ class Deliverer:
         changes = {"status": "failed", "last_class": "config_fault", "last_reason": reason,
                    "next_attempt_at": None, "updated_at": self.clock()}
         return Result(changes=changes, stored=self.store.release(claim, changes), reply=None)
+
+    def _defer(self, claim: Claim) -> Result:
+        if self.breaker is not None:
+            self.breaker.release_probe()
+        self.slots.note_deferred()
+        now = self.clock()
+        changes = {"next_attempt_at": now, "updated_at": now}
+        return Result(changes=changes, stored=self.store.release(claim, changes), reply=None, deferred=True)
 
     def _reject_too_long(self, claim: Claim, error: UrlTooLong) -> Result:
         if self.breaker is not None:

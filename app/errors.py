@@ -92,3 +92,21 @@ class StoreDown(RelayError):
     http_status = 503
     reason = "store_unavailable"
     retry_after = 30
+
+
+class BodyTimeout(RelayError):
+    """The sender did not send the whole body within [limits].body_timeout seconds."""
+
+    http_status = 408
+    reason = "body_timeout"
+
+
+class RateLimited(RelayError):
+    """The client or the source sent more requests than its rate limit allows; retry after `retry_after`."""
+
+    http_status = 429
+    reason = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -9,6 +9,8 @@ from app import http, logs, services
 from app.config import Settings, load_settings
 from app.console import install as install_console
 from app.health import blueprint as health_blueprint
+from app.intake import ratelimits
+from app.intake.body_deadline import BodyDeadline
 from app.intake.views import blueprint as intake_blueprint
 from app.relay import Relay
 from app.status import blueprint as status_blueprint
@@ -30,9 +32,13 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_bytes
     app.config["MAX_FORM_PARTS"] = settings.limits.max_fields
+    # max_value_chars bounds each form value with a clear message, so werkzeug's own bound is the body's size.
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.limits.max_body_bytes
     app.extensions["relay"] = Relay(settings, client, store)
 
     http.install(app)
+    ratelimits.install(app, settings)
+    app.wsgi_app = BodyDeadline(app.wsgi_app, seconds=settings.limits.body_timeout)  # type: ignore[method-assign]
     app.register_blueprint(health_blueprint)
     app.register_blueprint(intake_blueprint)
     app.register_blueprint(status_blueprint)

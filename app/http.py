@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from app import logs
 from app.answers import error_response
 from app.errors import BadBody, MethodNotAllowed, NotFound, RelayError, TooLarge
+from app.security_headers import add_security_headers, is_https
 
 log = logging.getLogger("relay.http")
 
@@ -29,7 +30,7 @@ _HTTP_MESSAGES = {
     400: "the request could not be read",
     404: "no such route; leads go to POST /v1/leads/<source>",
     405: "this method is not allowed here; leads go to POST /v1/leads/<source>",
-    413: "the body is over the size limit",
+    413: "the body is over the size limit of {max_body_bytes} bytes ([limits].max_body_bytes); send a smaller body",
 }
 
 
@@ -51,6 +52,7 @@ def _start_request() -> None:
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = logs.request_id.get() or ""
     response.headers.setdefault("Cache-Control", "no-store")
+    add_security_headers(response.headers, https=is_https(current_app.extensions["relay"].settings.public_url))
     return response
 
 
@@ -66,7 +68,8 @@ def _http_error(error: HTTPException) -> Response:
         relay_error = RelayError(error.description or "the request failed")
         relay_error.http_status, relay_error.reason = code, f"http_{code}"
     else:
-        relay_error = relay_error_class(_HTTP_MESSAGES[code])
+        max_body_bytes = current_app.config.get("MAX_CONTENT_LENGTH")
+        relay_error = relay_error_class(_HTTP_MESSAGES[code].format(max_body_bytes=max_body_bytes))
     return _relay_error(relay_error)
 
 

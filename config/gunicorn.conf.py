@@ -15,7 +15,8 @@ from gevent import monkey
 monkey.patch_all()
 
 bind = os.environ.get("RELAY_BIND", "127.0.0.1:8080")
-worker_class = "gevent"
+# Gunicorn's gevent worker, which responds to the requests gunicorn rejects itself with the relay's JSON envelope.
+worker_class = "app.gunicorn_worker.RelayGeventWorker"
 workers = int(os.environ.get("RELAY_WORKERS", os.cpu_count() or 1))
 worker_connections = int(os.environ.get("RELAY_WORKER_CONNECTIONS", 1000))
 
@@ -26,6 +27,14 @@ os.environ["RELAY_POOL_SIZE"] = str(worker_connections)
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
+
+# What a sender controls before the app receives the request. The request line contains the URL, query token
+# included, and the header limits allow the headers that browsers and a chain of proxies add. Longer lines get 414,
+# more or larger headers 431, both as the relay's JSON envelope. Headers that take longer than `keepalive` seconds
+# to arrive close the connection, and the app bounds the body with [limits].body_timeout.
+limit_request_line = int(os.environ.get("RELAY_LIMIT_REQUEST_LINE", 4094))
+limit_request_fields = int(os.environ.get("RELAY_LIMIT_REQUEST_FIELDS", 100))
+limit_request_field_size = int(os.environ.get("RELAY_LIMIT_REQUEST_FIELD_SIZE", 8190))
 
 # JSON access lines without query strings, which may carry a sender's token.
 accesslog = "-"

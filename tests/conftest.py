@@ -23,6 +23,9 @@ SUCCESS = "SUCCESS | https://www.phoneburner.com/ms/lead_redirect?upc=ATFHD3PP"
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "payloads"
 
+# The redis_prefix fixture, for rate-limit tests that share a Redis server.
+pytest_plugins = ["tests.redis_server"]
+
 
 def base_document() -> dict[str, Any]:
     """Return a valid configuration document with one customer and one source."""

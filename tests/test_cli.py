@@ -40,6 +40,39 @@ def test_check_config_prints_summary_masked(example_environ, capsys):
     assert "****(24 chars)" in output
 
 
+LIMITED_CONFIG = """
+[phoneburner]
+url = "https://phoneburner.test/api/vendor/put_contact"
+vendor_key = "vendor-key-never-printed"
+
+[limits]
+storage_url = "redis://:redis-password-never-printed@cache:6379/2"
+
+[customers.acme]
+user_id = "1"
+leadstreams = { default = "YYYY" }
+
+[sources.form]
+customer = "acme"
+auth = "none"
+allowed_origins = ["https://www.acme.example"]
+honeypot = "hp_field"
+"""
+
+
+def test_check_config_shows_limits_masked(capsys, tmp_path):
+    path = tmp_path / "relay.toml"
+    path.write_text(LIMITED_CONFIG)
+
+    status = main(["check-config", "--config", str(path)])
+
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "counted in redis://:****@cache:6379/2" in output
+    assert "redis-password-never-printed" not in output
+    assert "rate limits    600/minute per source, 10/minute per client IP; honeypot field 'hp_field'" in output
+
+
 def test_check_config_fails_with_message(monkeypatch, capsys, tmp_path):
     path = tmp_path / "relay.toml"
     path.write_text('[phoneburner]\nurl = "https://x.example"\nvendor_key = "k"\n')

@@ -82,7 +82,20 @@ def _secret_values(document: dict[str, Any]) -> set[str]:
     for source in document.get("sources", {}).values():
         if isinstance(source, dict):
             values += _as_list(source.get("tokens")) + _as_list(source.get("signing_secret"))
+    limits = document.get("limits")
+    if isinstance(limits, dict):
+        values.append(url_password(limits.get("storage_url")))
     return set(model.secret_forms([value for value in values if isinstance(value, str)]))
+
+
+def url_password(url: Any) -> str | None:
+    """Return the password in a URL such as redis://:secret@host/0, or None."""
+    if not isinstance(url, str):
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -158,7 +171,8 @@ def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.C
         tokens=tuple(token.strip() for token in table["tokens"]),
         signing_secrets=tuple(table.get("signing_secret", ())),
         signature_tolerance=table["signature_tolerance"],
-        allowed_origins=tuple(origin.rstrip("/") for origin in table["allowed_origins"]),
+        # Browsers send origins lowercase and without a trailing slash, so they are compared that way.
+        allowed_origins=tuple(origin.rstrip("/").lower() for origin in table["allowed_origins"]),
         extras_unmapped=extras_unmapped,
         fields=dict(table["fields_"]),
         extras=dict(table["extras"]),
@@ -170,6 +184,9 @@ def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.C
         error_url=table.get("error_url"),
         hmac=table.get("hmac"),
         allowed_ips=tuple(table["allowed_ips"]),
+        rate_limit=table.get("rate_limit"),
+        ip_rate_limit=table.get("ip_rate_limit"),
+        honeypot=table.get("honeypot"),
     )
 
 
@@ -278,7 +295,18 @@ def _check_source(source: model.Source, customers: dict[str, model.Customer]) ->
 
     problems += _check_leadstreams(source, customers, key)
     problems += _check_adapter(source, key)
+    problems += _check_honeypot(source, key)
     return problems
+
+
+def _check_honeypot(source: model.Source, key: str) -> list[str]:
+    mapped = {name for candidates in (*source.fields.values(), *source.extras.values()) for name in candidates}
+    if source.honeypot is None or source.honeypot not in mapped:
+        return []
+    return [
+        f"{key}.honeypot: {source.honeypot!r} is a field this source maps, so every real lead would be dropped; "
+        "name a hidden field that people leave empty"
+    ]
 
 
 def _check_leadstreams(source: model.Source, customers: dict[str, model.Customer], key: str) -> list[str]:

@@ -27,6 +27,7 @@ class PhoneBurnerSettings:
     read_timeout: float
     allow_insecure_url: bool
     max_url_bytes: int
+    max_concurrent: int = 32
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,11 @@ class Source:
     def secrets(self) -> tuple[str, ...]:
         """Return every secret of the source in each form a message could show it."""
         return (*self.tokens, *secret_forms(self.signing_secrets))
+    # Overrides of [limits].per_source and the per-IP limit for this source, in the limits library's notation.
+    rate_limit: str | None = None
+    ip_rate_limit: str | None = None
+    # A form field that people leave empty and bots fill in. A post that fills it is dropped.
+    honeypot: str | None = None
 
     @property
     def customer_choice(self) -> bool:
@@ -140,6 +146,15 @@ class Limits:
     max_json_depth: int
     max_fields: int
     max_value_chars: int
+    max_field_name_chars: int = 200
+    max_extras: int = 100
+    body_timeout: float = 10.0
+    # Rate limits in the limits library's notation. per_ip_browser applies to auth = "none" sources.
+    per_source: str = "600/minute"
+    per_ip: str = "120/minute"
+    per_ip_browser: str = "10/minute"
+    storage_url: str = field(default="memory://", repr=False)
+    key_prefix: str = "relay"
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,8 @@ class Settings:
         secrets = [self.phoneburner.vendor_key, self.admin_token, self.admin_session_secret]
         for source in self.sources.values():
             secrets += list(source.secrets)
-        password = urlsplit(self.storage.url).password
-        if password:
-            secrets += [password, unquote(password)]
+        for url in (self.storage.url, self.limits.storage_url):
+            password = urlsplit(url).password
+            if password:
+                secrets += [password, unquote(password)]
         return [secret for secret in secrets if secret]

@@ -8,6 +8,7 @@ import ipaddress
 import re
 from typing import Any, ClassVar
 
+import limits
 import phonenumbers
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
@@ -62,6 +63,23 @@ class Identifier(fields.Field):
         return text
 
 
+class RateLimit(fields.String):
+    """A rate limit in the limits library's notation, such as "120/minute" or "10/second;500/hour"."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        try:
+            items = limits.parse_many(text)
+        except ValueError:
+            items = []
+        if not items or any(item.amount < 1 for item in items):
+            raise ValidationError(
+                f"invalid rate limit {text!r}: write it as \"120/minute\", \"10 per second\" "
+                "or several joined by ';' such as \"10/second;500/hour\""
+            )
+        return text
+
+
 def _name(value: str) -> None:
     if not NAME_PATTERN.match(value):
         raise ValidationError(f"invalid name {value!r}: {NAME_RULE}")
@@ -70,6 +88,28 @@ def _name(value: str) -> None:
 def _http_url(value: str) -> None:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValidationError(f"invalid URL {value!r}: write an absolute http:// or https:// URL")
+
+
+def _origin(value: str) -> None:
+    # Browsers send an origin as scheme, host and port only, so an entry with a path would never match.
+    if not re.match(r"^https?://[^\s/?#]+/?$", value):
+        raise ValidationError(
+            f"invalid origin {value!r}: write the scheme and host only, such as \"https://www.example.com\""
+        )
+
+
+# Rate-limit storages whose client library requirements.txt installs.
+LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+
+
+def _limit_storage_url(value: str) -> None:
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in LIMIT_STORAGE_SCHEMES:
+        # The URL itself may carry a password, so only its scheme is named.
+        raise ValidationError(
+            f"unsupported storage {scheme or 'without a scheme'!r}: use \"memory://\" for one process, "
+            "or \"redis://host:6379/0\" when several processes share the limits"
+        )
 
 
 class TableSchema(Schema):
@@ -91,6 +131,7 @@ class PhoneBurnerSchema(TableSchema):
     read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
     allow_insecure_url = fields.Boolean(load_default=False)
     max_url_bytes = fields.Integer(load_default=8000, validate=validate.Range(min=1024, max=65536))
+    max_concurrent = fields.Integer(load_default=32, validate=validate.Range(min=1, max=10_000))
 
 
 class CustomerSchema(Schema):
@@ -159,7 +200,7 @@ class SourceSchema(Schema):
     )
     signing_secret = NameList(what="secret")
     signature_tolerance = fields.Float(load_default=300.0, validate=validate.Range(min=1, max=86_400))
-    allowed_origins = fields.List(fields.String(validate=_http_url), load_default=list)
+    allowed_origins = fields.List(fields.String(validate=_origin), load_default=list)
     extras_unmapped = fields.Boolean()
     fields_ = fields.Dict(
         data_key="fields",
@@ -176,6 +217,11 @@ class SourceSchema(Schema):
     error_url = fields.String(validate=_http_url)
     hmac = fields.Nested(HmacSchema)
     allowed_ips = fields.List(Network(), load_default=list)
+    rate_limit = RateLimit()
+    ip_rate_limit = RateLimit()
+    honeypot = fields.String(validate=validate.Regexp(
+        r"^\S{1,100}$", error="write the honeypot field's name: 1 to 100 characters without spaces"
+    ))
 
     @validates_schema
     def check_combinations(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -250,6 +296,16 @@ class LimitsSchema(TableSchema):
     max_json_depth = fields.Integer(load_default=32, validate=validate.Range(min=2, max=200))
     max_fields = fields.Integer(load_default=500, validate=validate.Range(min=10, max=10_000))
     max_value_chars = fields.Integer(load_default=20_000, validate=validate.Range(min=100, max=1_000_000))
+    max_field_name_chars = fields.Integer(load_default=200, validate=validate.Range(min=16, max=10_000))
+    max_extras = fields.Integer(load_default=100, validate=validate.Range(min=1, max=10_000))
+    body_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.5, max=600))
+    per_source = RateLimit(load_default="600/minute")
+    per_ip = RateLimit(load_default="120/minute")
+    per_ip_browser = RateLimit(load_default="10/minute")
+    storage_url = fields.String(load_default="memory://", validate=_limit_storage_url)
+    key_prefix = fields.String(load_default="relay", validate=validate.Regexp(
+        r"^[A-Za-z0-9_.:-]{1,64}$", error="use letters, digits, '_', '.', ':' or '-', at most 64 characters"
+    ))
 
 
 class LoggingSchema(TableSchema):

@@ -11,6 +11,7 @@ from app.adapters import Adapter
 from app.config.model import Source
 from app.errors import Unauthorized
 from app.idempotency import SignedRequest
+from app.intake import cors
 from app.intake.allowlist import require_allowed_client
 from app.intake.hmac_signature import verify_hmac
 from app.intake.standard_webhooks import verify_standard_webhook
@@ -25,7 +26,7 @@ def authenticate(source: Source, adapter: Adapter, request: Request) -> SignedRe
     body is read. "token" sources need one of their tokens. "signature",
     "hmac" and "standard_webhooks" sources need a signature over the raw body.
     "none" sources are browser forms and accept only requests whose Origin,
-    when the browser sends one, is allowed. Returns what a signature proves,
+    (or, without one, Referer) is allowed. Returns what a signature proves,
     which recognizes a replay of the request, or None for other modes.
     """
     require_allowed_client(source, request, current_app.extensions["relay"].settings.trusted_proxies)
@@ -101,7 +102,4 @@ def token_matches(presented: str, tokens: tuple[str, ...]) -> bool:
 
 
 def _check_origin(source: Source, request: Request) -> None:
-    origin = request.headers.get("Origin")
-    # Browsers send "null" from sandboxed frames and file:// pages; treat it as foreign.
-    if origin is not None and origin.rstrip("/") not in source.allowed_origins:
-        raise Unauthorized("this origin may not post to this source; add it to allowed_origins")
+    cors.check_origin(source, request)

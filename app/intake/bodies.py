@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app.config.model import Limits
 from app.errors import BadBody, TooLarge, UnsupportedContentType
+from app.leads import Lead
 from app.schemas.normalize import to_text
 
 ACCEPTED_TYPES = "application/json, application/x-www-form-urlencoded or multipart/form-data"
@@ -37,7 +39,7 @@ def read_body(request: Request, limits: Limits) -> Body:
     elif mimetype == "application/x-www-form-urlencoded":
         body = _read_urlencoded(request.get_data(cache=True), limits)
     elif mimetype == "multipart/form-data":
-        body = _read_multipart(request, request.get_data(cache=True))
+        body = _read_multipart(request, request.get_data(cache=True), limits)
     elif not mimetype:
         raise UnsupportedContentType(f"the Content-Type header is missing; send {ACCEPTED_TYPES}")
     else:
@@ -123,20 +125,26 @@ def _read_urlencoded(raw: bytes, limits: Limits) -> Body:
     except UnicodeDecodeError:
         raise BadBody("the form body has percent-escapes that are not UTF-8; send UTF-8") from None
     except ValueError:
-        raise TooLarge(f"the form has more than {limits.max_fields} fields") from None
+        raise TooLarge(
+            f"the form has more than {limits.max_fields} fields ([limits].max_fields); send fewer fields"
+        ) from None
     return Body(kind="form", document=None, pairs=pairs)
 
 
-def _read_multipart(request: Request, raw: bytes) -> Body:
+def _read_multipart(request: Request, raw: bytes, limits: Limits) -> Body:
     if not request.mimetype_params.get("boundary"):
         raise BadBody("the multipart Content-Type has no boundary parameter")
 
     try:
         form = request.form
     except RequestEntityTooLarge:
-        raise
+        # The body's size was checked when it was read, so the part count (MAX_FORM_PARTS) is what is over.
+        raise TooLarge(
+            f"the multipart body has more than {limits.max_fields} parts ([limits].max_fields); send fewer fields"
+        ) from None
     except (BadRequest, ValueError) as error:
         raise BadBody(f"the multipart body is malformed: {error}") from None
+    _check_files(request, limits)
 
     # Uploaded files are not lead fields, and a part without a name has no key.
     pairs = [(key, value) for key, value in form.items(multi=True) if key]
@@ -158,8 +166,46 @@ def _decode_utf8(raw: bytes) -> str:
 
 def _check_sizes(pairs: list[tuple[str, str]], limits: Limits) -> None:
     if len(pairs) > limits.max_fields:
-        raise TooLarge(f"the body has more than {limits.max_fields} fields")
+        raise TooLarge(f"the body has more than {limits.max_fields} fields ([limits].max_fields); send fewer fields")
 
     for key, value in pairs:
+        _check_name(key, limits)
         if len(value) > limits.max_value_chars:
-            raise TooLarge(f"field {key[:100]!r} is longer than {limits.max_value_chars} characters")
+            raise TooLarge(
+                f"field {key[:100]!r} is longer than {limits.max_value_chars} characters "
+                "([limits].max_value_chars); shorten the value"
+            )
+
+
+def _check_name(key: str, limits: Limits) -> None:
+    if len(key) > limits.max_field_name_chars:
+        raise TooLarge(
+            f"field name {key[:40]!r}... is longer than {limits.max_field_name_chars} characters "
+            "([limits].max_field_name_chars); use shorter field names"
+        )
+
+
+def _check_files(request: Request, limits: Limits) -> None:
+    """Apply the field limits to uploaded file parts, which count as fields and whose size counts as a value's."""
+    files = list(request.files.items(multi=True))
+    if len(list(request.form.items(multi=True))) + len(files) > limits.max_fields:
+        raise TooLarge(f"the body has more than {limits.max_fields} fields ([limits].max_fields); send fewer fields")
+
+    for key, upload in files:
+        _check_name(key, limits)
+        size = upload.stream.seek(0, io.SEEK_END)
+        upload.stream.seek(0)
+        if size > limits.max_value_chars:
+            raise TooLarge(
+                f"file part {key[:100]!r} has {size} bytes, more than {limits.max_value_chars} "
+                "([limits].max_value_chars); the relay ignores uploads, so leave files out of the post"
+            )
+
+
+def check_extras(lead: Lead, limits: Limits) -> None:
+    """Raise TooLarge when a lead carries more extras than the relay forwards."""
+    if len(lead.extras) > limits.max_extras:
+        raise TooLarge(
+            f"the lead has {len(lead.extras)} answers to forward as extras, more than {limits.max_extras} "
+            "([limits].max_extras); leave fields out with the source's ignore list, or map fewer extras"
+        )

@@ -24,6 +24,9 @@ log = logging.getLogger("relay.intake")
 # How often a repeat looks again for the first request's answer, in seconds.
 _REPEAT_POLL = 0.1
 
+# An inline call keeps at least this read timeout, so it waits for a call slot only as long as that allows.
+MIN_INLINE_READ = 2.0
+
 
 @dataclass(frozen=True)
 class Submission:
@@ -148,8 +151,13 @@ class Receiver:
             return answer_for_lead(row, queued_reason=plan)
 
         claim = Claim(lead_id=row["id"], token=1, was_abandoned=False)
-        result = self.deliverer.attempt(claim, row, timeout=self._inline_timeout())
+        connect, read = self._inline_timeout()
+        # Waiting for a slot shortens the read timeout, so the wait never pushes the response past the budget.
+        slot_wait = max(read - MIN_INLINE_READ, 0.0)
+        result = self.deliverer.attempt(claim, row, timeout=(connect, read), slot_wait=slot_wait)
         row = {**row, **result.changes}
+        if result.deferred:
+            return answer_for_lead(row, queued_reason="concurrency_limit")
         retry_after = None
         if row["status"] == "queued" and result.reply is not None and result.reply.retry_after is not None:
             retry_after = round(result.reply.retry_after)

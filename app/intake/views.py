@@ -10,9 +10,9 @@ from app import logs
 from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
 from app.idempotency import SignedRequest
-from app.intake import cors
+from app.intake import cors, honeypot, ratelimits
 from app.intake.auth import authenticate
-from app.intake.bodies import Body, read_body
+from app.intake.bodies import Body, check_extras, read_body
 from app.intake.receive import Submission
 from app.relay import Relay, SourceHandler, current_relay
 from app.routing import resolve_destination
@@ -23,6 +23,7 @@ MAX_CONTENT_TYPE_CHARS = 255
 MAX_SENDER_ID_CHARS = 512
 
 blueprint = Blueprint("intake", __name__)
+blueprint.after_request(cors.add_cors_headers)
 
 
 @blueprint.post("/v1/leads/<source_name>", provide_automatic_options=False)
@@ -31,8 +32,11 @@ def receive_lead(source_name: str) -> Response:
     relay = current_relay()
     handler = relay.handler(source_name)
     signed = authenticate(handler.source, handler.adapter, request)
+    ratelimits.count_source()
 
     body = read_body(request, relay.settings.limits)
+    if honeypot.caught(handler.source, body):
+        return lead_response(handler.source, honeypot.drop(handler.source))
     lead_id = logs.new_id()
     logs.lead_id.set(lead_id)
 
@@ -45,7 +49,7 @@ def receive_lead(source_name: str) -> Response:
         answer = relay.receiver.receive(submission)
 
     _log_lead(handler, submission, answer)
-    return cors.allow(handler.source, lead_response(handler.source, answer))
+    return lead_response(handler.source, answer)
 
 
 @blueprint.route("/v1/leads/<source_name>", methods=["OPTIONS"])
@@ -64,6 +68,7 @@ def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str, signed:
             handler.source, relay.settings.customers, unwrapped.fields, request.args.to_dict()
         )
         lead = handler.schema.load_lead(unwrapped.fields)
+        check_extras(lead, relay.settings.limits)
         lead.sender_id = unwrapped.sender_id
     except InvalidLead as error:
         errors = error.errors or {}

@@ -27,6 +27,11 @@ allow_insecure_url = true
 [logging]
 format = "json"
 
+[limits]
+# Every test posts from 127.0.0.1, and the rate limits have tests of their own.
+per_ip = "1000000/minute"
+per_source = "1000000/minute"
+
 [storage]
 url = "sqlite:///{store_path}"
 
