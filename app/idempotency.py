@@ -11,8 +11,8 @@ from app.leads import Lead
 
 HEADER = "Idempotency-Key"
 
-# The key column holds 128 characters and a source name up to 64, so signed keys keep
-# 48 hex digits (192 bits) of their digest.
+# Signed keys keep 48 hex digits (192 bits) of their digest, which fit the key column when it held
+# 128 characters. Keys already stored must still match, so the number stays.
 _SIGNED_DIGEST_CHARS = 48
 
 # Printable ASCII, as the draft standard for the header suggests; long keys are hashed anyway.

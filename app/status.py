@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.answers import answer_for_lead
 from app.errors import NotFound, StoreDown, Unauthorized
+from app.intake.allowlist import require_allowed_client
 from app.intake.auth import presented_token, token_matches
 from app.relay import current_relay
 from app.store.repository import StoreUnavailable
@@ -35,8 +36,18 @@ def lead_status(lead_id: str) -> Response:
 
 
 def _may_read(token: str, source_name: str) -> bool:
+    """Return whether the token may read the source's leads, or raise Forbidden for the source's token from elsewhere.
+
+    The admin token reads every lead from any address. A source's token reads
+    that source's leads only from the addresses in its allowed_ips.
+    """
     settings = current_relay().settings
-    admin = (settings.admin_token,) if settings.admin_token else ()
+    if settings.admin_token and token_matches(token, (settings.admin_token,)):
+        return True
+
     source = settings.sources.get(source_name)
-    tokens = source.tokens if source is not None else ()
-    return token_matches(token, (*admin, *tokens))
+    if source is None or not token_matches(token, source.tokens):
+        return False
+
+    require_allowed_client(source, request, settings.trusted_proxies, action="read this source's leads")
+    return True

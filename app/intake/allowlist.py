@@ -11,8 +11,13 @@ from app.errors import Forbidden
 from app.intake.clients import client_ip
 
 
-def require_allowed_client(source: Source, request: Request, trusted_proxies: Iterable[IPNetwork]) -> None:
-    """Raise Forbidden unless the client's address is in the source's allowed_ips. An empty list allows anyone."""
+def require_allowed_client(
+    source: Source, request: Request, trusted_proxies: Iterable[IPNetwork], *, action: str = "post to this source"
+) -> None:
+    """Raise Forbidden unless the client's address is in the source's allowed_ips. An empty list allows anyone.
+
+    The message names `action`, what the client tried: posting, or reading the source's leads.
+    """
     if not source.allowed_ips:
         return
 
@@ -22,6 +27,6 @@ def require_allowed_client(source: Source, request: Request, trusted_proxies: It
 
     if not any(address.version == network.version and address in network for network in source.allowed_ips):
         raise Forbidden(
-            f"the address {address} is not allowed to post to this source; "
+            f"the address {address} is not allowed to {action}; "
             "the relay's operator lists the sender's addresses in allowed_ips"
         )

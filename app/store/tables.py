@@ -86,10 +86,11 @@ attempts = Table(
 Index("attempts_lead", attempts.c.lead_id)
 
 # A UNIQUE key decides which of two concurrent requests is the first; repeats find its lead.
+# The longest key is "fingerprint:<source>:<64 hex digits>", 141 characters for a 64-character source name.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    Column("key", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
     Column("lead_id", String(32), nullable=False),
     Column("expires_at", Float, nullable=False),
 )

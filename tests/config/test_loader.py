@@ -209,6 +209,7 @@ class TestFiles:
             "PHONEBURNER_VENDOR_KEY": "k",
             "ACME_LANDING_TOKEN": "a" * 24,
             "ACME_ZAPIER_TOKEN": "b" * 24,
+            "RELAY_ADMIN_TOKEN": "c" * 43,
         }
 
         settings = load_settings(EXAMPLE, environ)
@@ -216,6 +217,15 @@ class TestFiles:
         assert settings.phoneburner.url == "https://www.phoneburner.com/api/vendor/put_contact"
         assert settings.phoneburner.allow_insecure_url is False
         assert set(settings.sources) == {"acme-landing", "acme-zapier", "acme-browser"}
+        # scripts/run-demo sets RELAY_ADMIN_TOKEN, which turns the console on.
+        assert settings.admin_token == "c" * 43
+
+    def test_example_without_admin_token_leaves_console_off(self):
+        settings = load_settings(
+            EXAMPLE, {"PHONEBURNER_VENDOR_KEY": "k", "ACME_LANDING_TOKEN": "a" * 24, "ACME_ZAPIER_TOKEN": "b" * 24}
+        )
+
+        assert settings.admin_token is None
 
     def test_example_needs_vendor_key(self):
         with pytest.raises(ConfigError) as raised:

@@ -1,4 +1,7 @@
-"""Migrations: 0002 adds and fills the searchable email and phone columns, and its downgrade keeps attempts."""
+"""Migrations: 0002 adds and fills the searchable email and phone columns, and its downgrade keeps attempts.
+
+0003 widens the idempotency key column and keeps the keys already stored.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from app.leads import Lead
 from app.store.engine import _alembic_config, make_engine
-from app.store.tables import attempts, leads
+from app.store.tables import attempts, idempotency_keys, leads
 from tests.store.helpers import START, attempt_record, lead_row
 from tests.stores import POSTGRES_URL, fresh_postgres_url
 
@@ -92,3 +95,52 @@ def test_0002_downgrade_keeps_attempts(empty_url):
     engine.dispose()
     assert "email_normalized" not in lead_columns
     assert attempt_count == 1
+
+
+# The key of a header sent to a 64-character source: longer than the 128 characters 0002 allows.
+LONG_KEY = f"key:{'s' * 64}:{'a' * 64}"
+OLD_KEY = f"fingerprint:landing:{'b' * 64}"
+
+
+def stored_keys(engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return dict(connection.execute(select(idempotency_keys.c.key, idempotency_keys.c.lead_id)).all())
+
+
+def test_0003_keeps_keys_and_takes_longer_ones(empty_url):
+    engine = make_engine(empty_url)
+    run_alembic(engine, command.upgrade, "0002")
+    with engine.begin() as connection:
+        connection.execute(insert(idempotency_keys).values(key=OLD_KEY, lead_id="lead-old", expires_at=START))
+
+    run_alembic(engine, command.upgrade, "head")
+
+    with engine.begin() as connection:
+        connection.execute(insert(idempotency_keys).values(key=LONG_KEY, lead_id="lead-new", expires_at=START))
+    key_column = next(column for column in inspect(engine).get_columns("idempotency_keys") if column["name"] == "key")
+    indexes = {index["name"] for index in inspect(engine).get_indexes("idempotency_keys")}
+    primary_key = inspect(engine).get_pk_constraint("idempotency_keys")["constrained_columns"]
+    found = stored_keys(engine)
+    engine.dispose()
+    assert found == {OLD_KEY: "lead-old", LONG_KEY: "lead-new"}
+    assert key_column["type"].length == 255
+    assert "idempotency_keys_expiry" in indexes
+    assert primary_key == ["key"]
+
+
+def test_0003_downgrade_keeps_short_keys(empty_url):
+    engine = make_engine(empty_url)
+    run_alembic(engine, command.upgrade, "head")
+    with engine.begin() as connection:
+        connection.execute(insert(idempotency_keys).values(key=OLD_KEY, lead_id="lead-old", expires_at=START))
+        connection.execute(insert(idempotency_keys).values(key=LONG_KEY, lead_id="lead-new", expires_at=START))
+
+    run_alembic(engine, command.downgrade, "0002")
+
+    key_column = next(column for column in inspect(engine).get_columns("idempotency_keys") if column["name"] == "key")
+    found = stored_keys(engine)
+    engine.dispose()
+    assert key_column["type"].length == 128
+    assert found[OLD_KEY] == "lead-old"
+    # PostgreSQL drops the keys that no longer fit, but SQLite does not enforce the length and keeps them.
+    assert (LONG_KEY in found) == empty_url.startswith("sqlite")

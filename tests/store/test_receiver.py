@@ -344,3 +344,22 @@ def test_long_lead_url_stored(store_url, make_app, pb):
 
     assert response.status_code == 201
     assert len(response.get_json()["phoneburner"]["lead_url"]) > 600
+
+
+@pytest.mark.parametrize("key", [KEY, None], ids=["header", "fingerprint"])
+def test_max_length_source_keys_stored(store_url, pb, key):
+    pb.get(PB_URL, body=SUCCESS)
+    source = "s" * 64
+    document = base_document()
+    document["storage"] = {"url": store_url}
+    document["sources"][source] = document["sources"]["landing"]
+    client = build_app(document).test_client()
+    headers = auth() if key is None else {**auth(), "Idempotency-Key": key}
+
+    first = client.post(f"/v1/leads/{source}", data=form_body(), headers=headers, content_type=FORM)
+    repeat = client.post(f"/v1/leads/{source}", data=form_body(), headers=headers, content_type=FORM)
+
+    assert first.status_code == 201, first.get_json()
+    assert repeat.headers["Idempotent-Replayed"] == "true"
+    assert repeat.get_json() == first.get_json()
+    assert len(pb.calls) == 1
