@@ -162,6 +162,7 @@ def describe(settings: Settings) -> str:
         f"  timeouts         connect {phoneburner.connect_timeout} s, read {phoneburner.read_timeout} s",
         f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
         f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
+        *_describe_operations(settings),
         "",
         "customers:",
     ]
@@ -187,6 +188,27 @@ def describe(settings: Settings) -> str:
             f"    answers        {source.response_mode}",
         ]
     return "\n".join(lines)
+
+
+def _describe_operations(settings: Settings) -> list[str]:
+    alerts = settings.alerts
+    webhook = _mask_url(alerts.webhook_url) if alerts.webhook_url else "not set (alerts off)"
+    return [
+        "",
+        "alerts:",
+        f"  webhook          {webhook}",
+        f"  oldest queued    {alerts.oldest_queued_minutes:g} min; one alert per {alerts.min_interval_minutes:g} min",
+        "",
+        "shutdown:",
+        f"  web              {settings.web_graceful_timeout:g} s for requests in flight (gunicorn graceful_timeout)",
+        f"  worker           {settings.worker_shutdown_grace:g} s for attempts in flight",
+    ]
+
+
+def _mask_url(url: str) -> str:
+    # A Slack webhook's path is its credential; the host tells the operator where alerts go.
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}/****"
 
 
 def _describe_auth(source: Source) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.alerts import Alerter
 from app.breaker import CircuitBreaker
 from app.config.model import Settings
 from app.leads import Lead
@@ -43,12 +44,14 @@ class Deliverer:
         client: PhoneBurnerClient,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
+        alerter: Alerter | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.client = client
         self.breaker = breaker
         self.clock = clock
+        self.alerter = alerter
 
     def attempt(self, claim: Claim, row: dict[str, Any], *, timeout: tuple[float, float] | None = None) -> Result:
         """Send the lead once and store the attempt and its consequences under the claim."""
@@ -66,7 +69,8 @@ class Deliverer:
             return self._reject_too_long(claim, error)
 
         if self.breaker is not None:
-            self.breaker.record(transient_failure=delivery.reply.reply_class in TRANSIENT)
+            reply = delivery.reply
+            self.breaker.record(transient_failure=reply.reply_class in TRANSIENT, reason=reply.reason)
         changes = self._apply(row, delivery.reply, claim)
         try:
             stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)
@@ -130,8 +134,11 @@ class Deliverer:
         return {"status": "failed" if unrecognized else "queued", "next_attempt_at": now + delay}
 
     def _hold_customer(self, customer: str, reason: str) -> None:
+        # The store holds a customer once, so the one process that set the hold sends its alert.
         if self.store.hold(customer, reason, now=self.clock()):
             log.error("customer.held", extra={"customer": customer, "reason": reason})
+            if self.alerter is not None:
+                self.alerter.customer_held(customer, reason)
 
     def _fail_without_attempt(self, claim: Claim, row: dict[str, Any], reason: str) -> Result:
         if self.breaker is not None:

@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
 
 def _secrets(settings: Settings) -> list[str]:
     tokens = [token for source in settings.sources.values() for token in (*source.tokens, *source.signing_secrets)]
-    return [settings.phoneburner.vendor_key, *tokens, *filter(None, [settings.admin_token])]
+    optional = [settings.admin_token, settings.alerts.webhook_url]
+    return [settings.phoneburner.vendor_key, *tokens, *filter(None, optional)]

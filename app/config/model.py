@@ -8,6 +8,13 @@ from ipaddress import IPv4Network, IPv6Network
 RESPONSE_MODES = ("api", "always_200", "redirect")
 AUTH_MODES = ("token", "signature", "none")
 
+# Seconds a stopping worker allows beyond one whole PhoneBurner call, to store the attempt.
+SHUTDOWN_MARGIN_SECONDS = 2.0
+
+# Seconds a stopping web process allows beyond a request's longest wait: a few store
+# writes, each of which may wait up to 5 s for SQLite's lock.
+REQUEST_MARGIN_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class PhoneBurnerSettings:
@@ -93,6 +100,17 @@ class DeliverySettings:
     breaker_threshold: int
     breaker_open_seconds: float
     repeat_wait: float
+    shutdown_grace: float | None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go, when the queue counts as behind, and how often one alert may repeat."""
+
+    webhook_url: str | None = field(repr=False)
+    oldest_queued_minutes: float
+    min_interval_minutes: float
+    allow_insecure_url: bool
 
 
 @dataclass(frozen=True)
@@ -128,8 +146,26 @@ class Settings:
     sources: dict[str, Source]
     limits: Limits
     logging: LoggingSettings
+    alerts: AlertSettings
 
     @property
     def lease_seconds(self) -> float:
         """Return how long a claim lasts: longer than a whole PhoneBurner call."""
         return self.phoneburner.connect_timeout + self.phoneburner.read_timeout + 30
+
+    @property
+    def worker_shutdown_grace(self) -> float:
+        """Return the seconds a stopping worker waits for its attempts: [delivery].shutdown_grace, or a whole call."""
+        if self.delivery.shutdown_grace is not None:
+            return self.delivery.shutdown_grace
+        return self.phoneburner.connect_timeout + self.phoneburner.read_timeout + SHUTDOWN_MARGIN_SECONDS
+
+    @property
+    def web_graceful_timeout(self) -> float:
+        """Return the seconds a stopping web process needs for its requests in flight.
+
+        The longest a request waits is its inline attempt or a repeat's wait for
+        the first request, whichever is longer; the margin covers the store's writes.
+        """
+        longest_wait = max(self.delivery.inline_budget, self.delivery.repeat_wait)
+        return longest_wait + REQUEST_MARGIN_SECONDS
