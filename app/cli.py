@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from app.config import ConfigError, Settings, Source, config_path, load_settings
+
+# Seconds a stopping worker waits for its last alerts to reach the webhook.
+ALERT_FLUSH_SECONDS = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,29 +129,44 @@ def run_migrate(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     """Run the delivery worker until SIGTERM or SIGINT, or once with --once."""
     from app import logs, services
+    from app.alerts import Alerter, BacklogWatch
     from app.delivery import Deliverer
     from app.worker import Worker
 
     settings = load_or_exit(args.config)
     logs.configure_logging(level=settings.logging.level, format=settings.logging.format,
-                           secrets=[settings.phoneburner.vendor_key])
+                           secrets=[settings.phoneburner.vendor_key, *filter(None, [settings.alerts.webhook_url])])
     concurrency = settings.delivery.worker_concurrency
     store = services.build_store(settings, connections=concurrency)
     client = services.build_client(settings, size=concurrency)
+    alerter = Alerter.from_settings(settings, store)
+    # Only workers watch the queue's age, so web processes never send that alert.
+    backlog = BacklogWatch(store, alerter, threshold=settings.alerts.oldest_queued_minutes * 60)
     worker = Worker(
         store,
-        Deliverer(settings, store, client),
+        Deliverer(settings, store, client, alerter=alerter),
         lease=settings.lease_seconds,
         concurrency=concurrency,
         poll_interval=settings.delivery.poll_interval,
+        shutdown_grace=settings.worker_shutdown_grace,
+        backlog=backlog,
     )
+    abandoned = []
     try:
         if args.once:
             worker.run_once()
         else:
-            worker.run()
+            worker.stop_on_signals()
+            abandoned = worker.run()
     finally:
+        alerter.close(timeout=ALERT_FLUSH_SECONDS)
         store.engine.dispose()
+
+    if abandoned:
+        # Their claims are given back already, and their threads are stuck in PhoneBurner calls that
+        # cannot be cancelled: exit now instead of waiting for those calls to time out.
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 

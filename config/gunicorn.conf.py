@@ -24,8 +24,27 @@ os.environ["RELAY_POOL_SIZE"] = str(worker_connections)
 
 # A worker silent this long is restarted; a PhoneBurner call never blocks the heartbeat under gevent.
 timeout = 30
-graceful_timeout = 30
 keepalive = 5
+
+
+def _graceful_timeout() -> float:
+    """Return the seconds a worker gets after SIGTERM to answer its requests in flight.
+
+    It is the longest a request waits, its inline attempt ([delivery].inline_budget) or a
+    repeat's wait ([delivery].repeat_wait), plus a margin for the store: 18 s by default.
+    """
+    from app.config import ConfigError, load_settings
+
+    try:
+        return load_settings().web_graceful_timeout
+    except ConfigError:
+        # on_starting prints the problems and stops the server.
+        return 30.0
+
+
+# On SIGTERM the master stops accepting, and each worker answers its requests in flight
+# within this many seconds before it is killed. SIGINT and SIGQUIT stop at once.
+graceful_timeout = _graceful_timeout()
 
 # JSON access lines without query strings, which may carry a sender's token.
 accesslog = "-"

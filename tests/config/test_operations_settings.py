@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from app.cli import main
@@ -9,6 +14,7 @@ from app.config import parse_settings
 from tests.config.test_loader import changed, problems_of
 from tests.conftest import VENDOR_KEY
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET_PATH = "services/T0000/B0000/webhook-secret-path-0001"
 SLACK_URL = f"https://hooks.slack.com/{SECRET_PATH}"
 
@@ -125,3 +131,21 @@ def test_check_config_masks_webhook_url(tmp_path, capsys):
     assert "oldest queued    20 min; one alert per 30 min" in output
     assert "worker           15.05 s for attempts in flight" in output
 
+
+def test_gunicorn_graceful_timeout_read_from_config(tmp_path):
+    path = tmp_path / "relay.toml"
+    path.write_text(
+        '[phoneburner]\nurl = "https://phoneburner.test/api/vendor/put_contact"\nvendor_key = "k"\n'
+        "[delivery]\ninline_budget = 4\nrepeat_wait = 1\n"
+        '[customers.acme]\nuser_id = "1"\n[customers.acme.leadstreams]\ndefault = "Y"\n'
+        '[sources.landing]\ncustomer = "acme"\ntokens = ["token-for-tests-aaaaaaaa"]\n'
+    )
+    # A child process, because the configuration module patches the standard library for gevent.
+    script = "import runpy; print(runpy.run_path('config/gunicorn.conf.py')['graceful_timeout'])"
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "RELAY_CONFIG": str(path)},
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+
+    assert result.stdout.strip() == str(4 + 10.0)
