@@ -175,6 +175,7 @@ class Worker:
             if self.stopping.is_set():
                 # Stopped between the claim and its attempt: give the lead back untouched, for any worker.
                 self.store.release(claim, {"updated_at": time.time()})
+                log.info("worker.claim_released")
                 return
             row = self.store.get(claim.lead_id)
             if row is not None:

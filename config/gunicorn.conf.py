@@ -6,6 +6,7 @@ senders queue behind each other, as it would with sync or thread workers.
 Every setting here can be overridden with GUNICORN_CMD_ARGS or the command line.
 """
 
+import math
 import os
 import sys
 
@@ -27,8 +28,8 @@ timeout = 30
 keepalive = 5
 
 
-def _graceful_timeout() -> float:
-    """Return the seconds a worker gets after SIGTERM to answer its requests in flight.
+def _graceful_timeout() -> int:
+    """Return the whole seconds a worker gets after SIGTERM to answer its requests in flight.
 
     It is the longest a request waits, its inline attempt ([delivery].inline_budget) or a
     repeat's wait ([delivery].repeat_wait), plus a margin for the store: 18 s by default.
@@ -36,10 +37,11 @@ def _graceful_timeout() -> float:
     from app.config import ConfigError, load_settings
 
     try:
-        return load_settings().web_graceful_timeout
+        # Gunicorn takes whole seconds only.
+        return math.ceil(load_settings().web_graceful_timeout)
     except ConfigError:
         # on_starting prints the problems and stops the server.
-        return 30.0
+        return 30
 
 
 # On SIGTERM the master stops accepting, and each worker answers its requests in flight

@@ -136,7 +136,7 @@ def test_gunicorn_graceful_timeout_read_from_config(tmp_path):
     path = tmp_path / "relay.toml"
     path.write_text(
         '[phoneburner]\nurl = "https://phoneburner.test/api/vendor/put_contact"\nvendor_key = "k"\n'
-        "[delivery]\ninline_budget = 4\nrepeat_wait = 1\n"
+        "[delivery]\ninline_budget = 4.5\nrepeat_wait = 1\n"
         '[customers.acme]\nuser_id = "1"\n[customers.acme.leadstreams]\ndefault = "Y"\n'
         '[sources.landing]\ncustomer = "acme"\ntokens = ["token-for-tests-aaaaaaaa"]\n'
     )
@@ -148,4 +148,5 @@ def test_gunicorn_graceful_timeout_read_from_config(tmp_path):
         capture_output=True, text=True, timeout=60, check=True,
     )
 
-    assert result.stdout.strip() == str(4 + 10.0)
+    # Rounded up to whole seconds, which is all gunicorn takes.
+    assert result.stdout.strip() == str(5 + 10)
