@@ -5,10 +5,10 @@ Each alert is one Slack-compatible JSON POST, `{"text": "..."}`, to
 gunicorn's gevent workers) with a short timeout. So a slow or broken webhook
 never delays or breaks delivery; a failed alert is logged once and dropped.
 
-Several processes on several hosts may see one fault, so an alert is marked
-in the store's `alert_marks` table before it is sent, and an alert of the same
-kind and subject goes out at most once per `min_interval_minutes` from all
-processes together. Hold alerts skip that limit: the store puts a customer on
+Several processes on several hosts may see one fault. So an alert is first
+marked in the store's `alert_marks` table, and an alert of one kind and
+subject goes out at most once per `min_interval_minutes` from all processes
+together. Hold alerts skip that limit: the store puts a customer on
 hold only once, so the process that set the hold is the only one that sends
 it, and only an operator's resume lets it happen again.
 
@@ -37,10 +37,10 @@ from app.store.repository import Store, StoreUnavailable
 
 log = logging.getLogger("relay.alerts")
 
-# Seconds to open the connection to the webhook, and to wait for its answer.
+# Seconds to open the connection to the webhook, and to wait for its response.
 WEBHOOK_TIMEOUT = (3.05, 5.0)
 
-# Alerts waiting for the background thread; more are dropped, so a stuck webhook cannot fill memory.
+# Alerts waiting for the background thread. More are dropped, so a stuck webhook cannot fill memory.
 MAX_PENDING = 100
 
 CUSTOMER_ON_HOLD = "customer_on_hold"
@@ -110,9 +110,10 @@ class Alerter:
         """Alert that a customer is on hold after a configuration fault, with the command that lifts it."""
         text = (
             f"Customer {customer} is on hold: PhoneBurner answered {reason}, a configuration fault. "
-            f"Its new leads are stored and queued, and none is sent until the hold is lifted. "
-            f"Fix the customer's user_id or LeadStream cm_id in the relay's configuration, restart the relay, "
-            f"then run: python -m app customers resume {customer}"
+            "Its new leads are stored and queued, and none is sent until the hold is lifted. "
+            "Check the customer's user_id and LeadStream cm_ids in the relay's configuration "
+            "(restart the relay after a change) and its PhoneBurner account. "
+            f"Then run: python -m app customers resume {customer}"
         )
         self.fire(Alert(CUSTOMER_ON_HOLD, customer, text, rate_limited=False))
 
@@ -152,7 +153,7 @@ class Alerter:
     # --- sending ------------------------------------------------------------
 
     def fire(self, alert: Alert) -> None:
-        """Queue an alert for the background thread; never blocks and never raises."""
+        """Queue an alert for the background thread without waiting; drop it when the queue is full."""
         if not self.enabled:
             return
         self._start()
@@ -217,7 +218,7 @@ class Alerter:
             except StoreUnavailable as error:
                 log.warning("alert.rate_limit_local", extra={"error": str(error)})
 
-        # Without the store, the limit holds within this process only.
+        # Without the store, the limit applies within this process only.
         last = self._local_marks.get(key)
         if last is not None and now - last < self.min_interval:
             return False

@@ -29,8 +29,8 @@ class CircuitBreaker:
         self.threshold = threshold
         self.open_seconds = open_seconds
         self._clock = clock
-        # Called outside the lock: on each opening, and again after each failed probe, with the
-        # failure count and the last reply's reason; then once when a reply closes the breaker.
+        # Called outside the lock. on_open gets the failure count and the last reply's reason, on each
+        # opening and again after each failed probe. on_close is called when a reply closes the breaker.
         self._on_open = on_open
         self._on_close = on_close
         self._lock = threading.Lock()

@@ -226,7 +226,7 @@ def _describe_operations(settings: Settings) -> list[str]:
 
 
 def _mask_url(url: str) -> str:
-    # A Slack webhook's path is its credential; the host tells the operator where alerts go.
+    # A Slack webhook's path is its credential. The host shows the operator where alerts go.
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}/****"
 

@@ -134,7 +134,7 @@ class Deliverer:
         return {"status": "failed" if unrecognized else "queued", "next_attempt_at": now + delay}
 
     def _hold_customer(self, customer: str, reason: str) -> None:
-        # The store holds a customer once, so the one process that set the hold sends its alert.
+        # The store puts a customer on hold once, so the one process that set the hold sends its alert.
         if self.store.hold(customer, reason, now=self.clock()):
             log.error("customer.held", extra={"customer": customer, "reason": reason})
             if self.alerter is not None:

@@ -29,7 +29,7 @@ log = logging.getLogger("relay.worker")
 # While the store is down, every this many failed polls logs one line.
 STORE_FAILURE_LOG_EVERY = 60
 
-# Longest the main loop sleeps while attempts are in flight, so it notices a stop signal soon.
+# Maximum seconds the main loop sleeps while attempts are in flight, so it notices a stop signal soon.
 WAKE_SECONDS = 0.2
 
 

@@ -29,7 +29,7 @@ keepalive = 5
 
 
 def _graceful_timeout() -> int:
-    """Return the whole seconds a worker gets after SIGTERM to answer its requests in flight.
+    """Return the whole seconds a worker gets after SIGTERM to finish its requests in flight.
 
     It is the longest a request waits, its inline attempt ([delivery].inline_budget) or a
     repeat's wait ([delivery].repeat_wait), plus a margin for the store: 18 s by default.
@@ -44,7 +44,7 @@ def _graceful_timeout() -> int:
         return 30
 
 
-# On SIGTERM the master stops accepting, and each worker answers its requests in flight
+# On SIGTERM the master stops accepting, and each worker finishes its requests in flight
 # within this many seconds before it is killed. SIGINT and SIGQUIT stop at once.
 graceful_timeout = _graceful_timeout()
 

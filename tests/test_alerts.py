@@ -314,7 +314,7 @@ def test_request_does_not_wait_for_webhook(webhook, make_app, pb, caplog):
 
     response = post_lead(app)
 
-    # The answer came while the webhook still holds the alert's request open.
+    # The response came while the webhook still kept the alert's request open.
     assert response.status_code == 502
     assert webhook.wait_for_arrival(1)
     assert webhook.texts() == []

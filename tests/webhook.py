@@ -1,4 +1,4 @@
-"""A webhook receiver on 127.0.0.1 for the alert tests: it records every POST and answers as told."""
+"""A webhook receiver on 127.0.0.1 for the alert tests: it records every POST and responds with a set status."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 # The path looks like a Slack webhook's, whose last part is the credential.
 PATH = "/services/T0000/B0000/webhook-secret-path-0001"
 
-# Longest a held request waits for the test to let it finish, in seconds.
+# Maximum seconds a held request waits for the test to let it finish.
 HOLD_SECONDS = 30
 
 
 class WebhookServer:
-    """Records each request's path, content type and JSON body; answers `status`, or hangs while held."""
+    """Records each request's path, content type and JSON body, and responds with `status` unless held."""
 
     def __init__(self, status: int = 200) -> None:
         self.status = status
@@ -34,7 +34,7 @@ class WebhookServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
 
     def hold(self) -> None:
-        """Keep every request open, without an answer, until release()."""
+        """Keep every request open, without a response, until release()."""
         self.released.clear()
 
     def release(self) -> None:
@@ -52,7 +52,7 @@ class WebhookServer:
         return self.texts()
 
     def wait_for_arrival(self, count: int, seconds: float = 10) -> bool:
-        """Wait until `count` requests started, answered or not; return whether they did."""
+        """Wait until `count` requests started, finished or not; return whether they did."""
         deadline = time.monotonic() + seconds
         while self.arrived < count and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -105,7 +105,7 @@ class DeliverySettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Where alerts go, when the queue counts as behind, and how often one alert may repeat."""
+    """Alert settings: the webhook, the queue age that counts as behind, and the repeat interval."""
 
     webhook_url: str | None = field(repr=False)
     oldest_queued_minutes: float
@@ -164,8 +164,8 @@ class Settings:
     def web_graceful_timeout(self) -> float:
         """Return the seconds a stopping web process needs for its requests in flight.
 
-        The longest a request waits is its inline attempt or a repeat's wait for
-        the first request, whichever is longer; the margin covers the store's writes.
+        A request waits longest on its inline attempt or, as a repeat, on the
+        first request, whichever limit is larger. The margin covers the store's writes.
         """
         longest_wait = max(self.delivery.inline_budget, self.delivery.repeat_wait)
         return longest_wait + REQUEST_MARGIN_SECONDS

@@ -265,7 +265,7 @@ class Store:
     def take_alert_slot(self, key: str, *, now: float, interval: float) -> bool:
         """Mark the alert `key` as sent now, unless it was sent less than `interval` seconds ago.
 
-        Returns True for the one caller that may send it, whichever process or host asks.
+        Returns True for the one caller that may send it, whichever process or host calls.
         """
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         with self._write() as connection:

@@ -202,7 +202,11 @@ class Stack:
         for item in self.simulator.received():
             email = dict(item["params"]).get("email", "")
             body = item["reply_body"]
-            reply = "SUCCESS" if body.startswith("SUCCESS") else "DUPLICATE" if "DUPLICATE" in body else body
+            reply = body
+            if body.startswith("SUCCESS"):
+                reply = "SUCCESS"
+            elif "DUPLICATE" in body:
+                reply = "DUPLICATE"
             counted.setdefault(email, Counter())[reply] += 1
         return counted
 
@@ -294,7 +298,7 @@ def test_worker_gives_back_claims_after_grace(make_stack):
     assert len(taken_over) == stopped["abandoned"]
 
 
-def test_gunicorn_answers_request_in_flight(make_stack):
+def test_gunicorn_finishes_request_in_flight(make_stack):
     # The inline attempt takes 2 s; SIGTERM arrives while the request waits on it.
     stack = make_stack(delay_ms=2000, read_timeout=4, inline_budget=5)
     web = stack.start_web()
