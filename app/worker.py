@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -29,7 +28,7 @@ log = logging.getLogger("relay.worker")
 # While the store is down, every this many failed polls logs one line.
 STORE_FAILURE_LOG_EVERY = 60
 
-# Maximum seconds the main loop sleeps while attempts are in flight, so it notices a stop signal soon.
+# Maximum seconds the main loop sleeps at a time, so that it notices a stop soon.
 WAKE_SECONDS = 0.2
 
 
@@ -54,7 +53,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
         self.backlog = backlog
-        self.stopping = threading.Event()
+        # Set by stop(): a signal handler, so only plain assignments, never a lock another frame may hold.
         self._stop_deadline: float | None = None
         self._next_poll = 0.0
         self._store_failures = 0
@@ -70,7 +69,7 @@ class Worker:
 
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="attempt")
         in_flight: dict[Future, Claim] = {}
-        while not self.stopping.is_set():
+        while not self.stopping:
             self._fill(pool, in_flight)
             if self.backlog is not None:
                 self.backlog.check()
@@ -83,14 +82,17 @@ class Worker:
         log.info("worker.stopped", extra={"abandoned": len(abandoned)})
         return abandoned
 
+    @property
+    def stopping(self) -> bool:
+        """Whether stop() was called."""
+        return self._stop_deadline is not None
+
     def stop(self) -> None:
         """Stop claiming and give the attempts in flight the shutdown grace; a second call ends the grace."""
-        # Only plain assignments here: this runs in a signal handler, between any two statements of the loop.
         if self._stop_deadline is None:
             self._stop_deadline = time.monotonic() + self.shutdown_grace
         else:
             self._stop_deadline = time.monotonic()
-        self.stopping.set()
 
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
         """Claim one batch of due leads and attempt them all; return how many were attempted."""
@@ -133,10 +135,10 @@ class Worker:
         self._next_poll = time.monotonic() + self.poll_interval if len(claims) < free else 0.0
 
     def _pause(self, in_flight: dict[Future, Claim]) -> None:
-        """Sleep until an attempt finishes, the next poll is due, or a stop is requested."""
+        """Sleep until an attempt finishes or the next poll is due, at most WAKE_SECONDS to notice a stop."""
         until_poll = max(0.0, self._next_poll - time.monotonic())
         if not in_flight:
-            self.stopping.wait(until_poll)
+            time.sleep(min(until_poll, WAKE_SECONDS))
             return
         # With every thread busy, only a finished attempt lets the loop claim again.
         busy = len(in_flight) >= self.concurrency
@@ -172,7 +174,7 @@ class Worker:
     def _attempt(self, claim: Claim) -> None:
         logs.lead_id.set(claim.lead_id)
         try:
-            if self.stopping.is_set():
+            if self.stopping:
                 # Stopped between the claim and its attempt: give the lead back untouched, for any worker.
                 self.store.release(claim, {"updated_at": time.time()})
                 log.info("worker.claim_released")
