@@ -40,6 +40,7 @@ class Relay:
         # NOTE: each web process has its own breaker. The alerts' shared rate limit sends one alert per
         # interval for all of them, and only the process that sent it reports recovery, while the
         # breakers of other processes may still be open.
+        # NOTE: nothing flushes this alerter when a gunicorn worker exits, so an alert still queued then is lost.
         self.alerter = Alerter.from_settings(settings, store)
         delivery = settings.delivery
         self.breaker = CircuitBreaker(

@@ -53,7 +53,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
         self.backlog = backlog
-        # Set by stop(): a signal handler, so only plain assignments, never a lock another frame may hold.
+        # stop() runs in a signal handler, so it only assigns this and takes no lock the interrupted code may hold.
         self._stop_deadline: float | None = None
         self._next_poll = 0.0
         self._store_failures = 0
