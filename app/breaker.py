@@ -17,10 +17,22 @@ class CircuitBreaker:
     its own attempts. The worker's retries follow their own schedule.
     """
 
-    def __init__(self, *, threshold: int, open_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        threshold: int,
+        open_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_open: Callable[[int, str | None], None] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self.threshold = threshold
         self.open_seconds = open_seconds
         self._clock = clock
+        # Called outside the lock. on_open gets the failure count and the last reply's reason, on each
+        # opening and again after each failed probe. on_close is called when a reply closes the breaker.
+        self._on_open = on_open
+        self._on_close = on_close
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at: float | None = None
@@ -46,18 +58,26 @@ class CircuitBreaker:
         with self._lock:
             self._probing = False
 
-    def record(self, *, transient_failure: bool) -> None:
-        """Count an attempt's result: a transient failure, or any reply from PhoneBurner."""
+    def record(self, *, transient_failure: bool, reason: str | None = None) -> None:
+        """Count an attempt's result: a transient failure (with its reason), or any reply from PhoneBurner."""
         with self._lock:
             self._probing = False
-            if not transient_failure:
-                if self._opened_at is not None:
-                    log.info("breaker.closed")
+            was_open = self._opened_at is not None
+            if transient_failure:
+                self._failures += 1
+            else:
                 self._failures, self._opened_at = 0, None
-                return
-
-            self._failures += 1
-            if self._failures >= self.threshold:
-                if self._opened_at is None:
-                    log.warning("breaker.opened", extra={"failures": self._failures})
+            failures = self._failures
+            opened = failures >= self.threshold
+            if opened:
                 self._opened_at = self._clock()
+
+        if opened:
+            if not was_open:
+                log.warning("breaker.opened", extra={"failures": failures})
+            if self._on_open is not None:
+                self._on_open(failures, reason)
+        elif was_open and not transient_failure:
+            log.info("breaker.closed")
+            if self._on_close is not None:
+                self._on_close()

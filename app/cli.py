@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from app.config import ConfigError, Settings, Source, config_path, load_settings
+
+# Seconds a stopping worker waits for its last alerts to reach the webhook.
+ALERT_FLUSH_SECONDS = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +129,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     """Run the delivery worker until SIGTERM or SIGINT, or once with --once."""
     from app import logs, services
+    from app.alerts import Alerter, BacklogWatch
     from app.delivery import Deliverer
     from app.worker import Worker
 
@@ -133,20 +139,34 @@ def run_worker(args: argparse.Namespace) -> int:
     concurrency = settings.delivery.worker_concurrency
     store = services.build_store(settings, connections=concurrency)
     client = services.build_client(settings, size=concurrency)
+    alerter = Alerter.from_settings(settings, store)
+    # Only workers watch the queue's age, so web processes never send that alert.
+    backlog = BacklogWatch(store, alerter, threshold=settings.alerts.oldest_queued_minutes * 60)
     worker = Worker(
         store,
-        Deliverer(settings, store, client),
+        Deliverer(settings, store, client, alerter=alerter),
         lease=settings.lease_seconds,
         concurrency=concurrency,
         poll_interval=settings.delivery.poll_interval,
+        shutdown_grace=settings.worker_shutdown_grace,
+        backlog=backlog,
     )
+    abandoned = []
     try:
         if args.once:
             worker.run_once()
         else:
-            worker.run()
+            worker.stop_on_signals()
+            abandoned = worker.run()
     finally:
+        alerter.close(timeout=ALERT_FLUSH_SECONDS)
         store.engine.dispose()
+
+    if abandoned:
+        # Their claims are given back already, and their threads are stuck in PhoneBurner calls that
+        # cannot be cancelled: exit now instead of waiting for those calls to time out.
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
@@ -164,6 +184,7 @@ def describe(settings: Settings) -> str:
         f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
         f"console session:   {_describe_console_session(settings)}",
         f"rate limits:       {_describe_limits(settings)}",
+        *_describe_operations(settings),
         "",
         "customers:",
     ]
@@ -222,6 +243,27 @@ def _mask_url_password(url: str) -> str:
 
     password = url_password(url)
     return url.replace(f":{password}@", ":****@", 1) if password else url
+
+
+def _describe_operations(settings: Settings) -> list[str]:
+    alerts = settings.alerts
+    webhook = _mask_url(alerts.webhook_url) if alerts.webhook_url else "not set (alerts off)"
+    return [
+        "",
+        "alerts:",
+        f"  webhook          {webhook}",
+        f"  oldest queued    {alerts.oldest_queued_minutes:g} min; one alert per {alerts.min_interval_minutes:g} min",
+        "",
+        "shutdown:",
+        f"  web              {settings.web_graceful_timeout:g} s for requests in flight (gunicorn graceful_timeout)",
+        f"  worker           {settings.worker_shutdown_grace:g} s for attempts in flight",
+    ]
+
+
+def _mask_url(url: str) -> str:
+    # A Slack webhook's path is its credential. The host shows the operator where alerts go.
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}/****"
 
 
 def _describe_auth(source: Source) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.alerts import Alerter
 from app.breaker import CircuitBreaker
 from app.config.model import Settings
 from app.leads import Lead
@@ -50,6 +51,7 @@ class Deliverer:
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
         slots: CallSlots | None = None,
+        alerter: Alerter | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -57,6 +59,7 @@ class Deliverer:
         self.breaker = breaker
         self.clock = clock
         self.slots = slots or CallSlots(settings.phoneburner.max_concurrent)
+        self.alerter = alerter
 
     def attempt(
         self,
@@ -93,7 +96,8 @@ class Deliverer:
                 return self._reject_too_long(claim, error)
 
         if self.breaker is not None:
-            self.breaker.record(transient_failure=delivery.reply.reply_class in TRANSIENT)
+            reply = delivery.reply
+            self.breaker.record(transient_failure=reply.reply_class in TRANSIENT, reason=reply.reason)
         changes = self._apply(row, delivery.reply, claim)
         try:
             stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)
@@ -157,8 +161,11 @@ class Deliverer:
         return {"status": "failed" if unrecognized else "queued", "next_attempt_at": now + delay}
 
     def _hold_customer(self, customer: str, reason: str) -> None:
+        # The store puts a customer on hold once, so the one process that set the hold sends its alert.
         if self.store.hold(customer, reason, now=self.clock()):
             log.error("customer.held", extra={"customer": customer, "reason": reason})
+            if self.alerter is not None:
+                self.alerter.customer_held(customer, reason)
 
     def _fail_without_attempt(self, claim: Claim, row: dict[str, Any], reason: str) -> Result:
         if self.breaker is not None:

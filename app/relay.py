@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from app.adapters import ADAPTERS, Adapter
+from app.alerts import Alerter
 from app.breaker import CircuitBreaker
 from app.config.loader import load_schema_class
 from app.config.model import Settings, Source
@@ -36,9 +37,19 @@ class Relay:
         self.store = store
         self.handlers = {name: build_handler(source) for name, source in settings.sources.items()}
 
+        # NOTE: each web process has its own breaker. The alerts' shared rate limit sends one alert per
+        # interval for all of them, and only the process that sent it reports recovery, while the
+        # breakers of other processes may still be open.
+        # NOTE: nothing flushes this alerter when a gunicorn worker exits, so an alert still queued then is lost.
+        self.alerter = Alerter.from_settings(settings, store)
         delivery = settings.delivery
-        self.breaker = CircuitBreaker(threshold=delivery.breaker_threshold, open_seconds=delivery.breaker_open_seconds)
-        self.deliverer = Deliverer(settings, store, client, self.breaker)
+        self.breaker = CircuitBreaker(
+            threshold=delivery.breaker_threshold,
+            open_seconds=delivery.breaker_open_seconds,
+            on_open=self.alerter.breaker_opened,
+            on_close=self.alerter.breaker_closed,
+        )
+        self.deliverer = Deliverer(settings, store, client, self.breaker, alerter=self.alerter)
         self.receiver = Receiver(settings, store, self.deliverer, self.breaker)
 
     def handler(self, name: str) -> SourceHandler:

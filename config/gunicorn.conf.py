@@ -6,6 +6,7 @@ senders queue behind each other, as it would with sync or thread workers.
 Every setting here can be overridden with GUNICORN_CMD_ARGS or the command line.
 """
 
+import math
 import os
 import sys
 
@@ -25,7 +26,6 @@ os.environ["RELAY_POOL_SIZE"] = str(worker_connections)
 
 # A worker silent this long is restarted; a PhoneBurner call never blocks the heartbeat under gevent.
 timeout = 30
-graceful_timeout = 30
 keepalive = 5
 
 # What a sender controls before the app receives the request. The request line contains the URL, query token
@@ -35,6 +35,26 @@ keepalive = 5
 limit_request_line = int(os.environ.get("RELAY_LIMIT_REQUEST_LINE", 4094))
 limit_request_fields = int(os.environ.get("RELAY_LIMIT_REQUEST_FIELDS", 100))
 limit_request_field_size = int(os.environ.get("RELAY_LIMIT_REQUEST_FIELD_SIZE", 8190))
+
+def _graceful_timeout() -> int:
+    """Return the whole seconds a worker gets after SIGTERM to finish its requests in flight.
+
+    It is the longest a request waits, its inline attempt ([delivery].inline_budget) or a
+    repeat's wait ([delivery].repeat_wait), plus a margin for the store: 18 s by default.
+    """
+    from app.config import ConfigError, load_settings
+
+    try:
+        # Gunicorn takes whole seconds only.
+        return math.ceil(load_settings().web_graceful_timeout)
+    except ConfigError:
+        # on_starting prints the problems and stops the server.
+        return 30
+
+
+# On SIGTERM the master stops accepting, and each worker finishes its requests in flight
+# within this many seconds before it is killed. SIGINT and SIGQUIT stop at once.
+graceful_timeout = _graceful_timeout()
 
 # JSON access lines without query strings, which may carry a sender's token.
 accesslog = "-"

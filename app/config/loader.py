@@ -79,6 +79,9 @@ def _secret_values(document: dict[str, Any]) -> set[str]:
     """Collect the secrets a document holds, so no error message can echo them."""
     admin = document.get("admin") if isinstance(document.get("admin"), dict) else {}
     values = [document.get("phoneburner", {}).get("vendor_key"), admin.get("token"), admin.get("session_secret")]
+    # A Slack-style webhook URL carries its own credential in the path.
+    alerts = document.get("alerts")
+    values.append(alerts.get("webhook_url") if isinstance(alerts, dict) else None)
     for source in document.get("sources", {}).values():
         if isinstance(source, dict):
             values += _as_list(source.get("tokens")) + _as_list(source.get("signing_secret"))
@@ -146,6 +149,7 @@ def _build(data: dict[str, Any], path: str) -> model.Settings:
         logging=data["logging"],
         admin_session_secret=data["admin"].get("session_secret"),
         admin_session_hours=data["admin"]["session_hours"],
+        alerts=data["alerts"],
     )
 
 
@@ -191,7 +195,7 @@ def _build_source(name: str, table: dict[str, Any], customers: dict[str, model.C
 
 
 def _cross_check(settings: model.Settings) -> list[str]:
-    problems = _check_url(settings.phoneburner)
+    problems = _check_url(settings.phoneburner) + _check_alert_url(settings.alerts)
     for source in settings.sources.values():
         problems += _check_source(source, settings.customers)
     return problems
@@ -208,14 +212,21 @@ def _check_url(phoneburner: model.PhoneBurnerSettings) -> list[str]:
     if problems or phoneburner.allow_insecure_url:
         return problems
 
-    parts = urlsplit(phoneburner.url)
+    return _check_public_https(_URL_KEY, phoneburner.url, "a local simulator")
+
+
+def _check_alert_url(alerts: model.AlertSettings) -> list[str]:
+    if alerts.webhook_url is None or alerts.allow_insecure_url:
+        return []
+    return _check_public_https("alerts.webhook_url", alerts.webhook_url, "a local test server")
+
+
+def _check_public_https(key: str, url: str, local_use: str) -> list[str]:
+    parts = urlsplit(url)
     if parts.scheme != "https":
-        return [f"{_URL_KEY}: must use https://; set allow_insecure_url = true only for a local simulator"]
+        return [f"{key}: must use https://; set allow_insecure_url = true only for {local_use}"]
     if _is_local_host(parts.hostname or ""):
-        return [
-            f"{_URL_KEY}: {parts.hostname} is a local address; "
-            "set allow_insecure_url = true only for a local simulator"
-        ]
+        return [f"{key}: {parts.hostname} is a local address; set allow_insecure_url = true only for {local_use}"]
     return []
 
 

@@ -16,6 +16,13 @@ STANDARD_WEBHOOKS_SECRET_PREFIX = "whsec_"  # noqa: S105 - a fixed prefix, not a
 
 IPNetwork = IPv4Network | IPv6Network
 
+# Seconds a stopping worker allows beyond one whole PhoneBurner call, to store the attempt.
+SHUTDOWN_MARGIN_SECONDS = 2.0
+
+# Seconds a stopping web process allows beyond a request's longest wait: a few store
+# writes, each of which may wait up to 5 s for SQLite's lock.
+REQUEST_MARGIN_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class PhoneBurnerSettings:
@@ -136,6 +143,17 @@ class DeliverySettings:
     breaker_threshold: int
     breaker_open_seconds: float
     repeat_wait: float
+    shutdown_grace: float | None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert settings: the webhook, the queue age that counts as behind, and the repeat interval."""
+
+    webhook_url: str | None = field(repr=False)
+    oldest_queued_minutes: float
+    min_interval_minutes: float
+    allow_insecure_url: bool
 
 
 @dataclass(frozen=True)
@@ -180,6 +198,7 @@ class Settings:
     sources: dict[str, Source]
     limits: Limits
     logging: LoggingSettings
+    alerts: AlertSettings
     # The console's session cookies: the secret that signs them (derived from admin_token when None)
     # and how many hours a login lasts.
     admin_session_secret: str | None = field(default=None, repr=False)
@@ -192,7 +211,7 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Return every secret the configuration holds, so logs and command output can redact them."""
-        secrets = [self.phoneburner.vendor_key, self.admin_token, self.admin_session_secret]
+        secrets = [self.phoneburner.vendor_key, self.admin_token, self.admin_session_secret, self.alerts.webhook_url]
         for source in self.sources.values():
             secrets += list(source.secrets)
         for url in (self.storage.url, self.limits.storage_url):
@@ -200,3 +219,20 @@ class Settings:
             if password:
                 secrets += [password, unquote(password)]
         return [secret for secret in secrets if secret]
+
+    @property
+    def worker_shutdown_grace(self) -> float:
+        """Return the seconds a stopping worker waits for its attempts: [delivery].shutdown_grace, or a whole call."""
+        if self.delivery.shutdown_grace is not None:
+            return self.delivery.shutdown_grace
+        return self.phoneburner.connect_timeout + self.phoneburner.read_timeout + SHUTDOWN_MARGIN_SECONDS
+
+    @property
+    def web_graceful_timeout(self) -> float:
+        """Return the seconds a stopping web process needs for its requests in flight.
+
+        A request waits longest on its inline attempt or, as a repeat, on the
+        first request, whichever limit is larger. The margin covers the store's writes.
+        """
+        longest_wait = max(self.delivery.inline_budget, self.delivery.repeat_wait)
+        return longest_wait + REQUEST_MARGIN_SECONDS

@@ -112,6 +112,13 @@ def _limit_storage_url(value: str) -> None:
         )
 
 
+def _without_empty(data: Any, key: str) -> Any:
+    """Drop `key` from a table when its value is the empty string, so the key counts as unset."""
+    if isinstance(data, dict) and data.get(key) == "":
+        return {name: value for name, value in data.items() if name != key}
+    return data
+
+
 class TableSchema(Schema):
     """A table that loads into the settings dataclass named by `settings_class`."""
 
@@ -338,6 +345,22 @@ class DeliverySchema(TableSchema):
     breaker_threshold = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000))
     breaker_open_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=3600))
     repeat_wait = fields.Float(load_default=2.0, validate=validate.Range(min=0, max=30))
+    # None: one whole PhoneBurner call plus a margin (model.Settings.worker_shutdown_grace).
+    shutdown_grace = fields.Float(load_default=None, validate=validate.Range(min=0, max=600))
+
+
+class AlertsSchema(TableSchema):
+    settings_class = model.AlertSettings
+
+    webhook_url = fields.String(load_default=None, validate=_http_url)
+    oldest_queued_minutes = fields.Float(load_default=15.0, validate=validate.Range(min=1, max=7 * 24 * 60))
+    min_interval_minutes = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=7 * 24 * 60))
+    allow_insecure_url = fields.Boolean(load_default=False)
+
+    @pre_load
+    def drop_empty_url(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Treat an empty webhook_url, as `${VAR:-}` gives when VAR is unset, as alerts turned off."""
+        return _without_empty(data, "webhook_url")
 
 
 class AdminSchema(Schema):
@@ -390,6 +413,7 @@ class SettingsSchema(Schema):
     delivery = fields.Nested(DeliverySchema)
     limits = fields.Nested(LimitsSchema)
     logging = fields.Nested(LoggingSchema)
+    alerts = fields.Nested(AlertsSchema)
 
 # Tables the loader fills in as empty when the file leaves them out, so their defaults apply.
-OPTIONAL_TABLES = ("server", "storage", "delivery", "admin", "limits", "logging")
+OPTIONAL_TABLES = ("server", "storage", "delivery", "admin", "limits", "logging", "alerts")

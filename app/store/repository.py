@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.store.search import LeadFilter, PagePosition, select_counts_per_hour, select_leads
-from app.store.tables import attempts, customer_holds, idempotency_keys, leads
+from app.store.tables import alert_marks, attempts, customer_holds, idempotency_keys, leads
 
 # Statuses whose leads the worker may still send, when their next_attempt_at is due.
 RETRYABLE_STATUSES = ("queued", "failed")
@@ -213,6 +213,35 @@ class Store:
             )
         return updated.rowcount == 1
 
+    @_wrap_errors
+    def abandon(self, claim: Claim, *, now: float) -> bool:
+        """End a claim's lease now, for a worker that stops before its attempt finished.
+
+        The abandoned attempt may have reached PhoneBurner, so the next claim
+        counts as a takeover and the lead as ambiguous, as after a crash.
+        Returns False when the attempt was recorded or a newer claim owns the lead.
+        """
+        with self._write() as connection:
+            updated = connection.execute(
+                update(leads)
+                .where(leads.c.id == claim.lead_id, leads.c.claim_token == claim.token)
+                .where(leads.c.lease_until.is_not(None))
+                .values(lease_until=now, updated_at=now)
+            )
+        return updated.rowcount == 1
+
+    @_wrap_errors
+    def queue_backlog(self) -> tuple[int, float | None]:
+        """Return how many leads are queued and when the oldest was created, leaving out customers on hold."""
+        held = select(customer_holds.c.customer)
+        query = select(func.count(), func.min(leads.c.created_at)).where(
+            leads.c.status == "queued",
+            or_(leads.c.customer.is_(None), leads.c.customer.not_in(held)),
+        )
+        with self.engine.connect() as connection:
+            count, oldest = connection.execute(query).one()
+        return count, oldest
+
     # --- customers ----------------------------------------------------------
 
     @_wrap_errors
@@ -249,6 +278,29 @@ class Store:
                 .values(status="queued", next_attempt_at=now, updated_at=now)
             )
         return lifted.rowcount == 1, requeued.rowcount
+
+    # --- alerts -------------------------------------------------------------
+
+    @_wrap_errors
+    def take_alert_slot(self, key: str, *, now: float, interval: float) -> bool:
+        """Mark the alert `key` as sent now, unless it was sent less than `interval` seconds ago.
+
+        Returns True for the one caller that may send it, whichever process or host calls.
+        """
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        with self._write() as connection:
+            taken = connection.execute(
+                dialect_insert(alert_marks).values(key=key, sent_at=now).on_conflict_do_nothing(),
+                execution_options={"preserve_rowcount": True},
+            )
+            if taken.rowcount == 1:
+                return True
+            renewed = connection.execute(
+                update(alert_marks)
+                .where(alert_marks.c.key == key, alert_marks.c.sent_at <= now - interval)
+                .values(sent_at=now)
+            )
+        return renewed.rowcount == 1
 
     # --- operators ----------------------------------------------------------
 

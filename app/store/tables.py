@@ -104,3 +104,11 @@ customer_holds = Table(
     Column("reason", String(128), nullable=False),
     Column("held_at", Float, nullable=False),
 )
+
+# When each alert (kind and subject) was last sent, so processes on every host share one rate limit.
+alert_marks = Table(
+    "alert_marks",
+    metadata,
+    Column("key", String(160), primary_key=True),
+    Column("sent_at", Float, nullable=False),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -43,7 +44,7 @@ def make_deliverer(store, clock, pb):
 @pytest.fixture
 def make_worker(store, clock, monkeypatch):
     """Build a Worker whose claims read the fake clock instead of time.time."""
-    monkeypatch.setattr("app.worker.time", SimpleNamespace(time=clock))
+    monkeypatch.setattr("app.worker.time", SimpleNamespace(time=clock, monotonic=time.monotonic, sleep=time.sleep))
 
     def make(deliverer: Deliverer, *, concurrency: int = 8) -> Worker:
         return Worker(store, deliverer, lease=LONG_LEASE, concurrency=concurrency, poll_interval=0.05)
