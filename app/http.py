@@ -11,10 +11,12 @@ from werkzeug.exceptions import HTTPException
 from app import logs
 from app.answers import error_response
 from app.errors import BadBody, MethodNotAllowed, NotFound, RelayError, TooLarge
+from app.intake.clients import from_trusted_proxy
+from app.relay import current_relay
 
 log = logging.getLogger("relay.http")
 
-# A request id from a trusted proxy is kept only if it is short and plain.
+# An offered request id is kept only if it is short and plain.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # Werkzeug's errors, translated into the relay's typed errors.
@@ -43,9 +45,18 @@ def install(app: Flask) -> None:
 
 
 def _start_request() -> None:
-    offered = request.headers.get("X-Request-Id", "")
+    offered = _offered_request_id()
     logs.request_id.set(offered if _REQUEST_ID.match(offered) else logs.new_id())
     logs.lead_id.set(None)
+
+
+def _offered_request_id() -> str:
+    """Return the request id header's value, or "" when there is none or its sender is not trusted."""
+    settings = current_relay().settings
+    # With no proxies configured, anyone may name the id: it only groups log lines.
+    if settings.trusted_proxies and not from_trusted_proxy(request, settings.trusted_proxies):
+        return ""
+    return request.headers.get(settings.request_id_header, "")
 
 
 def _finish_request(response: Response) -> Response:

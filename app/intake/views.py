@@ -78,6 +78,7 @@ def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str) -> Subm
         lead=lead,
         destination=destination,
         errors=errors,
+        request_id=logs.request_id.get(),
     )
 
 

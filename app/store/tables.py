@@ -52,11 +52,15 @@ leads = Table(
     Column("answer_body", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The id of the request that brought the lead, so the worker's logs can carry it.
+    Column("request_id", String(128)),
 )
 
 Index("leads_due", leads.c.status, leads.c.next_attempt_at)
 Index("leads_created", leads.c.created_at)
 Index("leads_customer_status", leads.c.customer, leads.c.status)
+# The queue metrics: counts by status, and the oldest queued lead, without reading the table.
+Index("leads_status_created", leads.c.status, leads.c.created_at)
 
 attempts = Table(
     "attempts",
