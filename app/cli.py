@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from app.config import ConfigError, Settings, Source, config_path, load_settings
+from app.config import ConfigError, Settings, config_path, load_settings
+from app.config.summary import summarize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,61 +154,70 @@ def run_worker(args: argparse.Namespace) -> int:
 
 def describe(settings: Settings) -> str:
     """Summarize the settings for a person, every secret masked."""
-    phoneburner = settings.phoneburner
+    summary = summarize(settings)
+    phoneburner = summary["phoneburner"]
     lines = [
         f"configuration {settings.path}: OK",
         "",
         "phoneburner:",
-        f"  url              {_without_query(phoneburner.url)}",
-        f"  vendor_key       {mask(phoneburner.vendor_key)}",
-        f"  timeouts         connect {phoneburner.connect_timeout} s, read {phoneburner.read_timeout} s",
-        f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
-        f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
+        f"  url              {phoneburner['url']}",
+        f"  vendor_key       {phoneburner['vendor_key']}",
+        f"  timeouts         connect {phoneburner['connect_timeout']} s, read {phoneburner['read_timeout']} s",
+        f"  insecure URL     {'allowed (development only)' if phoneburner['allow_insecure_url'] else 'refused'}",
+        f"admin token:       {summary['admin_token'] or 'not set'}",
+        f"storage:           {summary['storage']['url']}",
         "",
         "customers:",
     ]
-    for customer in settings.customers.values():
-        streams = ", ".join(f"{name} (cm_id {cm_id})" for name, cm_id in customer.leadstreams.items())
-        lines.append(f"  {customer.name}: user_id {customer.user_id}; LeadStreams: {streams}")
+    for name, customer in summary["customers"].items():
+        streams = ", ".join(f"{stream} (cm_id {cm_id})" for stream, cm_id in customer["leadstreams"].items())
+        lines.append(f"  {name}: user_id {customer['user_id']}; LeadStreams: {streams}")
 
     lines += ["", "sources:"]
-    for source in settings.sources.values():
-        leadstream = source.leadstream or "chosen per request"
-        if source.leadstreams:
-            leadstream += f" (request may choose: {', '.join(source.leadstreams)})"
-        auth = _describe_auth(source)
-        lines += [
-            f"  {source.name}: POST /v1/leads/{source.name}",
-            f"    customer(s)    {', '.join(source.customers)}",
-            f"    leadstream     {leadstream}",
-            f"    adapter        {source.adapter}{f', schema {source.schema}' if source.schema else ''}",
-            f"    auth           {auth}",
-            f"    fields         {_describe_map(source.fields) or 'adapter defaults'}",
-            f"    extras         {_describe_map(source.extras) or 'none mapped'}; "
-            f"unmapped fields {'forwarded' if source.extras_unmapped else 'dropped'}",
-            f"    answers        {source.response_mode}",
-        ]
+    for name, source in summary["sources"].items():
+        lines += _describe_source(name, source)
+
+    lines += ["", "settings:"]
+    for table in ("delivery", "limits", "server", "logging"):
+        values = ", ".join(f"{key} {_plain(value)}" for key, value in summary[table].items())
+        lines.append(f"  {table:<16} {values}")
     return "\n".join(lines)
 
 
-def _describe_auth(source: Source) -> str:
-    if source.auth == "token":
-        return f"{len(source.tokens)} token(s) {', '.join(mask(token) for token in source.tokens)}"
-    if source.auth == "signature":
-        secrets = ", ".join(mask(secret) for secret in source.signing_secrets)
-        return f"the {source.adapter} signature, {len(source.signing_secrets)} secret(s) {secrets}"
-    return f"none, origins {', '.join(source.allowed_origins)}"
+def _describe_source(name: str, source: dict[str, Any]) -> list[str]:
+    leadstream = source["leadstream"] or "chosen per request"
+    if source["leadstreams"]:
+        leadstream += f" (request may choose: {', '.join(source['leadstreams'])})"
+    schema = f", schema {source['schema']}" if source["schema"] else ""
+    return [
+        f"  {name}: POST /v1/leads/{name}",
+        f"    customer(s)    {', '.join(source['customers'])}",
+        f"    leadstream     {leadstream}",
+        f"    adapter        {source['adapter']}{schema}",
+        f"    auth           {_describe_auth(source)}",
+        f"    fields         {_describe_map(source['fields']) or 'adapter defaults'}",
+        f"    extras         {_describe_map(source['extras']) or 'none mapped'}; "
+        f"unmapped fields {'forwarded' if source['extras_unmapped'] else 'dropped'}",
+        f"    answers        {source['response_mode']}",
+    ]
 
 
-def _without_query(url: str) -> str:
-    # A query string could carry a secret; the configuration check rejects a key there.
-    return url.split("?", 1)[0] + ("?..." if "?" in url else "")
+def _describe_auth(source: dict[str, Any]) -> str:
+    credentials = ", ".join(source["credentials"])
+    if source["auth"] == "token":
+        return f"{len(source['credentials'])} token(s) {credentials}"
+    if source["auth"] == "signature":
+        return f"the {source['adapter']} signature, {len(source['credentials'])} secret(s) {credentials}"
+    return f"none, origins {', '.join(source['allowed_origins'])}"
 
 
-def mask(secret: str | None) -> str:
-    """Hide a secret entirely, showing only its length."""
-    return f"****({len(secret)} chars)" if secret else "****"
-
-
-def _describe_map(mapping: dict[str, tuple[str, ...]]) -> str:
+def _describe_map(mapping: dict[str, list[str]]) -> str:
     return ", ".join(f"{name} <- {'|'.join(candidates)}" for name, candidates in mapping.items())
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
