@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from app import logs
 from app.config import ConfigError, Settings, config_path, load_settings
 from app.config.summary import summarize
 
@@ -96,12 +97,15 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def load_or_exit(path: str | None) -> Settings:
-    """Load the settings, or print the configuration error and exit with status 1."""
+    """Load the settings and configure logging from them, or print the configuration error and exit 1."""
     try:
-        return load_settings(path or config_path())
+        settings = load_settings(path or config_path())
     except ConfigError as error:
         print(error, file=sys.stderr)
         raise SystemExit(1) from None
+
+    logs.configure_from(settings)
+    return settings
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -125,13 +129,13 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run the delivery worker until SIGTERM or SIGINT, or once with --once."""
-    from app import logs, services
+    from app import services
+    from app.config.summary import log_loaded
     from app.delivery import Deliverer
     from app.worker import Worker
 
     settings = load_or_exit(args.config)
-    logs.configure_logging(level=settings.logging.level, format=settings.logging.format,
-                           secrets=[settings.phoneburner.vendor_key])
+    log_loaded(settings, role="worker")
     concurrency = settings.delivery.worker_concurrency
     store = services.build_store(settings, connections=concurrency)
     client = services.build_client(settings, size=concurrency)

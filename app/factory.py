@@ -7,6 +7,7 @@ from flask import Flask
 
 from app import http, logs, services
 from app.config import Settings, load_settings
+from app.config.summary import log_loaded
 from app.health import blueprint as health_blueprint
 from app.intake.views import blueprint as intake_blueprint
 from app.relay import Relay
@@ -16,11 +17,8 @@ from app.status import blueprint as status_blueprint
 def create_app(settings: Settings | None = None, *, session: requests.Session | None = None) -> Flask:
     """Build the relay: configuration, logging, PhoneBurner client, then routes."""
     settings = settings or load_settings()
-    logs.configure_logging(
-        level=settings.logging.level,
-        format=settings.logging.format,
-        secrets=_secrets(settings),
-    )
+    logs.configure_from(settings)
+    log_loaded(settings, role="web")
 
     size = services.pool_size()
     client = services.build_client(settings, size=size, session=session)
@@ -36,8 +34,3 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(intake_blueprint)
     app.register_blueprint(status_blueprint)
     return app
-
-
-def _secrets(settings: Settings) -> list[str]:
-    tokens = [token for source in settings.sources.values() for token in (*source.tokens, *source.signing_secrets)]
-    return [settings.phoneburner.vendor_key, *tokens, *filter(None, [settings.admin_token])]

@@ -14,6 +14,8 @@ import re
 
 from gunicorn.glogging import Logger
 
+from app.logs import wants_text
+
 # A query string in a request target: "?" then text with an "=" in it, up to whitespace or a quote.
 _QUERY = re.compile(r"\?[^\s\"'=]*=[^\s\"']*")
 
@@ -32,7 +34,15 @@ class QueryRedactionFilter(logging.Filter):
 
 
 class RelayLogger(Logger):
-    """Gunicorn's logger with JSON access lines and redacted error lines."""
+    """Gunicorn's logger with JSON access lines (text in a terminal) and redacted error lines."""
+
+    # Set from [logging].format by use_format once the configuration is loaded; until then JSON.
+    text_access_lines = False
+
+    def use_format(self, format: str) -> None:
+        """Write access lines in the [logging].format: JSON, or text for "text", or for "auto" in a terminal."""
+        stream = next((handler.stream for handler in self.access_log.handlers if hasattr(handler, "stream")), None)
+        self.text_access_lines = stream is not None and wants_text(format, stream)
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
@@ -54,4 +64,16 @@ class RelayLogger(Logger):
             "duration_ms": round(duration_ms, 1),
             "request_id": dict(resp.headers).get("X-Request-Id"),
         }
-        self.access_log.info(json.dumps(line, ensure_ascii=True))
+        if self.text_access_lines:
+            self.access_log.info(_text_line(line))
+        else:
+            self.access_log.info(json.dumps(line, ensure_ascii=True))
+
+
+def _text_line(line: dict) -> str:
+    # The path goes through json.dumps as well, so its control characters stay escaped.
+    path = json.dumps(line["path"], ensure_ascii=True)[1:-1]
+    return (
+        f"{line['method']} {path} {line['status']} {line['bytes']} bytes {line['duration_ms']} ms "
+        f"request_id={line['request_id']}"
+    )

@@ -6,8 +6,12 @@ import logging
 import sys
 import uuid
 from contextvars import ContextVar
+from typing import TYPE_CHECKING, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
+
+if TYPE_CHECKING:
+    from app.config.model import Settings
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 lead_id: ContextVar[str | None] = ContextVar("lead_id", default=None)
@@ -65,8 +69,7 @@ def configure_logging(*, level: str = "INFO", format: str = "auto", secrets: lis
     handler.addFilter(ContextFilter())
     handler.addFilter(SecretFilter(secrets or []))
 
-    use_text = format == "text" or (format == "auto" and sys.stderr.isatty())
-    if use_text:
+    if wants_text(format, sys.stderr):
         handler.setFormatter(TextFormatter())
     else:
         handler.setFormatter(
@@ -81,6 +84,18 @@ def configure_logging(*, level: str = "INFO", format: str = "auto", secrets: lis
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+
+
+def wants_text(format: str, stream: TextIO) -> bool:
+    """Return whether [logging].format selects text lines for this stream: "text", or "auto" in a terminal."""
+    return format == "text" or (format == "auto" and stream.isatty())
+
+
+def configure_from(settings: Settings) -> None:
+    """Configure logging as the settings' [logging] table sets it, redacting every secret they hold."""
+    from app.config.summary import secret_values
+
+    configure_logging(level=settings.logging.level, format=settings.logging.format, secrets=secret_values(settings))
 
 
 def new_id() -> str:
