@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from app import metrics
+
 log = logging.getLogger("relay.breaker")
 
 
@@ -25,6 +27,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
+        metrics.breaker_changed("closed", transition=False)
 
     @property
     def is_open(self) -> bool:
@@ -39,20 +42,24 @@ class CircuitBreaker:
             if self._probing or self._clock() - self._opened_at < self.open_seconds:
                 return False
             self._probing = True
+            metrics.breaker_changed("half_open")
             return True
 
     def release_probe(self) -> None:
         """Give back a probe that made no attempt, so the breaker's state is unchanged."""
         with self._lock:
+            if self._probing:
+                metrics.breaker_changed("open")
             self._probing = False
 
     def record(self, *, transient_failure: bool) -> None:
         """Count an attempt's result: a transient failure, or any reply from PhoneBurner."""
         with self._lock:
-            self._probing = False
+            was_probing, self._probing = self._probing, False
             if not transient_failure:
                 if self._opened_at is not None:
                     log.info("breaker.closed")
+                    metrics.breaker_changed("closed")
                 self._failures, self._opened_at = 0, None
                 return
 
@@ -60,4 +67,6 @@ class CircuitBreaker:
             if self._failures >= self.threshold:
                 if self._opened_at is None:
                     log.warning("breaker.opened", extra={"failures": self._failures})
+                if self._opened_at is None or was_probing:
+                    metrics.breaker_changed("open")
                 self._opened_at = self._clock()

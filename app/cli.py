@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from app import logs
+from app.cli_worker import add_metrics_arguments
 from app.config import ConfigError, Settings, config_path, load_settings
 from app.config.summary import summarize
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser("worker", help="deliver queued leads, retrying on PhoneBurner's failures")
     worker.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
     worker.add_argument("--once", action="store_true", help="attempt the leads due now, then exit")
+    add_metrics_arguments(worker)
 
     from app.cli_leads import add_commands
 
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return run_migrate(args)
     if args.command == "worker":
+        from app.cli_worker import run_worker
+
         return run_worker(args)
     if args.command in ("leads", "customers"):
         from app.cli_leads import run
@@ -124,35 +128,6 @@ def run_migrate(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"store {engine.url.render_as_string()} is up to date")
-    return 0
-
-
-def run_worker(args: argparse.Namespace) -> int:
-    """Run the delivery worker until SIGTERM or SIGINT, or once with --once."""
-    from app import services
-    from app.config.summary import log_loaded
-    from app.delivery import Deliverer
-    from app.worker import Worker
-
-    settings = load_or_exit(args.config)
-    log_loaded(settings, role="worker")
-    concurrency = settings.delivery.worker_concurrency
-    store = services.build_store(settings, connections=concurrency)
-    client = services.build_client(settings, size=concurrency)
-    worker = Worker(
-        store,
-        Deliverer(settings, store, client),
-        lease=settings.lease_seconds,
-        concurrency=concurrency,
-        poll_interval=settings.delivery.poll_interval,
-    )
-    try:
-        if args.once:
-            worker.run_once()
-        else:
-            worker.run()
-    finally:
-        store.engine.dispose()
     return 0
 
 

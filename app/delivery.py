@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app import metrics
 from app.breaker import CircuitBreaker
 from app.config.model import Settings
 from app.leads import Lead
@@ -43,12 +44,16 @@ class Deliverer:
         client: PhoneBurnerClient,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        via: str = "worker",
     ) -> None:
         self.settings = settings
         self.store = store
         self.client = client
         self.breaker = breaker
         self.clock = clock
+        # "inline" for a request's own attempt, "worker" for retries: a label of the attempt metrics.
+        self.via = via
 
     def attempt(self, claim: Claim, row: dict[str, Any], *, timeout: tuple[float, float] | None = None) -> Result:
         """Send the lead once and store the attempt and its consequences under the claim."""
@@ -65,8 +70,11 @@ class Deliverer:
         except UrlTooLong as error:
             return self._reject_too_long(claim, error)
 
+        reply = delivery.reply
+        elapsed = reply.elapsed_ms / 1000 if reply.elapsed_ms is not None else None
+        metrics.attempt_finished(self.via, reply.reply_class.value, reply.reason, elapsed)
         if self.breaker is not None:
-            self.breaker.record(transient_failure=delivery.reply.reply_class in TRANSIENT)
+            self.breaker.record(transient_failure=reply.reply_class in TRANSIENT)
         changes = self._apply(row, delivery.reply, claim)
         try:
             stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)

@@ -10,6 +10,7 @@ from app.config import Settings, load_settings
 from app.config.summary import log_loaded
 from app.health import blueprint as health_blueprint
 from app.intake.views import blueprint as intake_blueprint
+from app.metrics_view import blueprint as metrics_blueprint
 from app.relay import Relay
 from app.status import blueprint as status_blueprint
 
@@ -33,4 +34,5 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(health_blueprint)
     app.register_blueprint(intake_blueprint)
     app.register_blueprint(status_blueprint)
+    app.register_blueprint(metrics_blueprint)
     return app

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from app import logs
+from app import logs, metrics
 from app.answers import error_response
 from app.errors import BadBody, MethodNotAllowed, NotFound, RelayError, TooLarge
 from app.intake.clients import from_trusted_proxy
@@ -45,6 +46,7 @@ def install(app: Flask) -> None:
 
 
 def _start_request() -> None:
+    g.request_started = time.perf_counter()
     offered = _offered_request_id()
     logs.request_id.set(offered if _REQUEST_ID.match(offered) else logs.new_id())
     logs.lead_id.set(None)
@@ -62,12 +64,23 @@ def _offered_request_id() -> str:
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = logs.request_id.get() or ""
     response.headers.setdefault("Cache-Control", "no-store")
+    started = g.get("request_started")
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.request_finished(route, response.status_code, time.perf_counter() - started)
     return response
 
 
 def _relay_error(error: RelayError) -> Response:
     log.info("request.refused", extra={"reason": error.reason, "http_status": error.http_status})
+    metrics.error_answered(_source_label(), error.http_status, error.reason)
     return error_response(error)
+
+
+def _source_label() -> str:
+    """Return the configured source the request was for, or "": a name from the URL alone is not a label."""
+    name = (request.view_args or {}).get("source_name")
+    return name if name in current_relay().settings.sources else ""
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -84,4 +97,6 @@ def _http_error(error: HTTPException) -> Response:
 def _unexpected_error(error: Exception) -> Response:
     # The sender gets the envelope; the traceback goes only to the log.
     log.exception("request.failed", extra={"error_type": type(error).__name__})
-    return error_response(RelayError("the relay failed to handle this request; retry later"))
+    failure = RelayError("the relay failed to handle this request; retry later")
+    metrics.error_answered(_source_label(), failure.http_status, failure.reason)
+    return error_response(failure)

@@ -38,7 +38,7 @@ class Relay:
 
         delivery = settings.delivery
         self.breaker = CircuitBreaker(threshold=delivery.breaker_threshold, open_seconds=delivery.breaker_open_seconds)
-        self.deliverer = Deliverer(settings, store, client, self.breaker)
+        self.deliverer = Deliverer(settings, store, client, self.breaker, via="inline")
         self.receiver = Receiver(settings, store, self.deliverer, self.breaker)
 
     def handler(self, name: str) -> SourceHandler:

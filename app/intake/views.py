@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from app import logs
+from app import logs, metrics
 from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
 from app.intake import cors
@@ -44,6 +44,7 @@ def receive_lead(source_name: str) -> Response:
         answer = relay.receiver.receive(submission)
 
     _log_lead(handler, submission, answer)
+    metrics.lead_answered(handler.source.name, answer.status, repeat="Idempotent-Replayed" in answer.headers)
     return cors.allow(handler.source, lead_response(handler.source, answer))
 
 

@@ -151,8 +151,8 @@ class Simulator:
         requests.post(f"{self.base}/_sim/faults", json={"queue": list(queue)}, timeout=5).raise_for_status()
 
 
-@pytest.fixture(scope="session")
-def simulator():
+def launch_simulator() -> tuple[subprocess.Popen, Simulator]:
+    """Start a simulator process on a free port, accepting the e2e vendor key and customer acme's user and cm_id."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.phoneburner.simulator", "--port", str(port), "--key", VENDOR_KEY,
@@ -161,7 +161,13 @@ def simulator():
         stderr=subprocess.DEVNULL,
     )
     wait_until_up(f"http://127.0.0.1:{port}/_sim/health", process)
-    yield Simulator(port)
+    return process, Simulator(port)
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    process, handle = launch_simulator()
+    yield handle
     stop(process)
 
 
@@ -204,7 +210,10 @@ def launch_relay(config, log_path, *, web_workers: int, with_worker: bool) -> tu
         "E2E_ADMIN_TOKEN": ADMIN_TOKEN,
         "RELAY_WORKERS": str(web_workers),
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+        # The default metrics directory lives in the temporary directory; keep it beside the config.
+        "TMPDIR": str(Path(config).parent),
     }
+    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
 
     commands = [[sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]]
