@@ -199,8 +199,13 @@ class Relay:
             time.sleep(0.1)
 
 
-def launch_relay(config, log_path, *, web_workers: int, with_worker: bool) -> tuple[list[subprocess.Popen], Relay]:
-    """Migrate the config's store, then start gunicorn and, if asked, a delivery worker; return both."""
+def launch_relay(
+    config, log_path, *, web_workers: int, with_worker: bool, boot_seconds: float = 20
+) -> tuple[list[subprocess.Popen], Relay]:
+    """Migrate the config's store, then start gunicorn and, if asked, a delivery worker; return both.
+
+    `boot_seconds` bounds the wait for /healthz, which grows with the number of web workers to import.
+    """
     port = free_port()
     environ = {
         **os.environ,
@@ -226,7 +231,7 @@ def launch_relay(config, log_path, *, web_workers: int, with_worker: bool) -> tu
         ]
 
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", processes[0])
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", processes[0], boot_seconds)
     except RuntimeError:
         for process in processes:
             stop(process)

@@ -43,7 +43,14 @@ def metrics_relay(tmp_path_factory):
     config = directory / "relay.toml"
     sim_port = simulator.base.rsplit(":", 1)[1]
     config.write_text(FORM_CONFIG.format(sim_port=sim_port, store_path=directory / "relay.db"))
-    processes, relay = launch_relay(config, directory / "relay.log", web_workers=2, with_worker=True)
+    try:
+        # Two web workers import the app at once, which takes longer on a busy machine.
+        processes, relay = launch_relay(
+            config, directory / "relay.log", web_workers=2, with_worker=True, boot_seconds=60
+        )
+    except RuntimeError:
+        stop(simulator_process)
+        raise
 
     yield relay, simulator, config, processes[0]
     for process in [*processes, simulator_process]:
@@ -160,7 +167,7 @@ def test_worker_metrics_port_serves_own_metrics(traffic, metrics_relay):
     worker = subprocess.Popen([sys.executable, "-m", "app", "worker", "--metrics-port", str(port)],
                               cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/metrics", worker)
+        wait_until_up(f"http://127.0.0.1:{port}/metrics", worker, 60)
         text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     finally:
         stop(worker)
