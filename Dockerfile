@@ -17,6 +17,10 @@ COPY app/ app/
 COPY config/ config/
 COPY wsgi.py .
 
+# The git commit GET /version and relay_build_info report: docker build --build-arg RELAY_BUILD_COMMIT=$(git rev-parse HEAD)
+ARG RELAY_BUILD_COMMIT=""
+RUN if [ -n "$RELAY_BUILD_COMMIT" ]; then printf '%s\n' "$RELAY_BUILD_COMMIT" > BUILD; fi
+
 # The SQLite store's default folder, writable by the relay's user; mount a volume here.
 RUN useradd --system --uid 10001 --no-create-home relay && mkdir /app/var && chown relay /app/var
 USER relay

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from app import metrics
+
 log = logging.getLogger("relay.breaker")
 
 
@@ -37,6 +39,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
+        metrics.breaker_changed("closed", transition=False)
 
     @property
     def is_open(self) -> bool:
@@ -51,17 +54,20 @@ class CircuitBreaker:
             if self._probing or self._clock() - self._opened_at < self.open_seconds:
                 return False
             self._probing = True
+            metrics.breaker_changed("half_open")
             return True
 
     def release_probe(self) -> None:
         """Give back a probe that made no attempt, so the breaker's state is unchanged."""
         with self._lock:
+            if self._probing:
+                metrics.breaker_changed("open")
             self._probing = False
 
     def record(self, *, transient_failure: bool, reason: str | None = None) -> None:
         """Count an attempt's result: a transient failure (with its reason), or any reply from PhoneBurner."""
         with self._lock:
-            self._probing = False
+            was_probing, self._probing = self._probing, False
             was_open = self._opened_at is not None
             if transient_failure:
                 self._failures += 1
@@ -70,7 +76,11 @@ class CircuitBreaker:
             failures = self._failures
             opened = failures >= self.threshold
             if opened:
+                if not was_open or was_probing:
+                    metrics.breaker_changed("open")
                 self._opened_at = self._clock()
+            elif was_open and not transient_failure:
+                metrics.breaker_changed("closed")
 
         if opened:
             if not was_open:

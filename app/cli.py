@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
+from typing import Any
 
+from app import logs
+from app.cli_worker import add_metrics_arguments
 from app.config import ConfigError, Settings, Source, config_path, load_settings
-
-# Seconds a stopping worker waits for its last alerts to reach the webhook.
-ALERT_FLUSH_SECONDS = 5.0
+from app.config.summary import mask, storage_location, summarize, url_without_password, url_without_query
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser("worker", help="deliver queued leads, retrying on PhoneBurner's failures")
     worker.add_argument("--config", help="the TOML file (default: $RELAY_CONFIG or config/relay.toml)")
     worker.add_argument("--once", action="store_true", help="attempt the leads due now, then exit")
+    add_metrics_arguments(worker)
 
     from app.cli_leads import add_commands
 
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return run_migrate(args)
     if args.command == "worker":
+        from app.cli_worker import run_worker
+
         return run_worker(args)
     if args.command in ("leads", "customers"):
         from app.cli_leads import run
@@ -99,12 +101,15 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def load_or_exit(path: str | None) -> Settings:
-    """Load the settings, or print the configuration error and exit with status 1."""
+    """Load the settings and configure logging from them, or print the configuration error and exit 1."""
     try:
-        return load_settings(path or config_path())
+        settings = load_settings(path or config_path())
     except ConfigError as error:
         print(error, file=sys.stderr)
         raise SystemExit(1) from None
+
+    logs.configure_from(settings)
+    return settings
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -126,50 +131,6 @@ def run_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_worker(args: argparse.Namespace) -> int:
-    """Run the delivery worker until SIGTERM or SIGINT, or once with --once."""
-    from app import logs, services
-    from app.alerts import Alerter, BacklogWatch
-    from app.delivery import Deliverer
-    from app.worker import Worker
-
-    settings = load_or_exit(args.config)
-    logs.configure_logging(level=settings.logging.level, format=settings.logging.format,
-                           secrets=settings.secret_values())
-    concurrency = settings.delivery.worker_concurrency
-    store = services.build_store(settings, connections=concurrency)
-    client = services.build_client(settings, size=concurrency)
-    alerter = Alerter.from_settings(settings, store)
-    # Only workers watch the queue's age, so web processes never send that alert.
-    backlog = BacklogWatch(store, alerter, threshold=settings.alerts.oldest_queued_minutes * 60)
-    worker = Worker(
-        store,
-        Deliverer(settings, store, client, alerter=alerter),
-        lease=settings.lease_seconds,
-        concurrency=concurrency,
-        poll_interval=settings.delivery.poll_interval,
-        shutdown_grace=settings.worker_shutdown_grace,
-        backlog=backlog,
-    )
-    abandoned = []
-    try:
-        if args.once:
-            worker.run_once()
-        else:
-            worker.stop_on_signals()
-            abandoned = worker.run()
-    finally:
-        alerter.close(timeout=ALERT_FLUSH_SECONDS)
-        store.engine.dispose()
-
-    if abandoned:
-        # Their claims are given back already, and their threads are stuck in PhoneBurner calls that
-        # cannot be cancelled: exit now instead of waiting for those calls to time out.
-        logging.shutdown()
-        os._exit(0)
-    return 0
-
-
 def describe(settings: Settings) -> str:
     """Summarize the settings for a person, every secret masked."""
     phoneburner = settings.phoneburner
@@ -177,11 +138,12 @@ def describe(settings: Settings) -> str:
         f"configuration {settings.path}: OK",
         "",
         "phoneburner:",
-        f"  url              {_without_query(phoneburner.url)}",
+        f"  url              {url_without_query(phoneburner.url)}",
         f"  vendor_key       {mask(phoneburner.vendor_key)}",
         f"  timeouts         connect {phoneburner.connect_timeout} s, read {phoneburner.read_timeout} s",
         f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
         f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
+        f"storage:           {storage_location(settings.storage.url)}",
         f"console session:   {_describe_console_session(settings)}",
         f"rate limits:       {_describe_limits(settings)}",
         *_describe_operations(settings),
@@ -211,6 +173,12 @@ def describe(settings: Settings) -> str:
             f"    answers        {source.response_mode}",
             f"    rate limits    {_describe_source_limits(source, settings)}",
         ]
+
+    summary = summarize(settings)
+    lines += ["", "settings:"]
+    for table in ("delivery", "limits", "server", "logging"):
+        values = ", ".join(f"{key} {_plain(value)}" for key, value in summary[table].items())
+        lines.append(f"  {table:<16} {values}")
     return "\n".join(lines)
 
 
@@ -226,7 +194,7 @@ def _describe_limits(settings: Settings) -> str:
     limits = settings.limits
     return (
         f"{limits.per_source} per source, {limits.per_ip} per client IP ({limits.per_ip_browser} for browser forms), "
-        f"counted in {_mask_url_password(limits.storage_url)}"
+        f"counted in {url_without_password(limits.storage_url)}"
     )
 
 
@@ -236,13 +204,6 @@ def _describe_source_limits(source: Source, settings: Settings) -> str:
     rate = source.rate_limit or settings.limits.per_source
     described = f"{rate} per source, {ip_limit(source, settings.limits)} per client IP"
     return described + (f"; honeypot field {source.honeypot!r}" if source.honeypot else "")
-
-
-def _mask_url_password(url: str) -> str:
-    from app.config.loader import url_password
-
-    password = url_password(url)
-    return url.replace(f":{password}@", ":****@", 1) if password else url
 
 
 def _describe_operations(settings: Settings) -> list[str]:
@@ -281,15 +242,13 @@ def _describe_auth(source: Source) -> str:
     return f"none, origins {', '.join(source.allowed_origins)}"
 
 
-def _without_query(url: str) -> str:
-    # A query string could carry a secret; the configuration check rejects a key there.
-    return url.split("?", 1)[0] + ("?..." if "?" in url else "")
-
-
-def mask(secret: str | None) -> str:
-    """Hide a secret entirely, showing only its length."""
-    return f"****({len(secret)} chars)" if secret else "****"
-
-
 def _describe_map(mapping: dict[str, tuple[str, ...]]) -> str:
     return ", ".join(f"{name} <- {'|'.join(candidates)}" for name, candidates in mapping.items())
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)

@@ -76,6 +76,7 @@ def _describe_row(row: dict[str, Any], hold: dict[str, Any] | None) -> str:
         ("customer", customer),
         ("leadstream", row["leadstream"]),
         ("sender id", row["sender_id"]),
+        ("request id", row.get("request_id")),
         ("idempotency key", row["idempotency_key"]),
         ("attempts", row["attempts"]),
         ("last class", row["last_class"]),

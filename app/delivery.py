@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app import metrics
 from app.alerts import Alerter
 from app.breaker import CircuitBreaker
 from app.config.model import Settings
@@ -52,6 +53,8 @@ class Deliverer:
         clock: Callable[[], float] = time.time,
         slots: CallSlots | None = None,
         alerter: Alerter | None = None,
+        *,
+        via: str = "worker",
     ) -> None:
         self.settings = settings
         self.store = store
@@ -60,6 +63,8 @@ class Deliverer:
         self.clock = clock
         self.slots = slots or CallSlots(settings.phoneburner.max_concurrent)
         self.alerter = alerter
+        # "inline" for a request's own attempt, "worker" for retries: a label of the attempt metrics.
+        self.via = via
 
     def attempt(
         self,
@@ -95,6 +100,9 @@ class Deliverer:
             except UrlTooLong as error:
                 return self._reject_too_long(claim, error)
 
+        reply = delivery.reply
+        elapsed = reply.elapsed_ms / 1000 if reply.elapsed_ms is not None else None
+        metrics.attempt_finished(self.via, reply.reply_class.value, reply.reason, elapsed)
         if self.breaker is not None:
             reply = delivery.reply
             self.breaker.record(transient_failure=reply.reply_class in TRANSIENT, reason=reply.reason)

@@ -7,11 +7,13 @@ from flask import Flask
 
 from app import http, logs, services
 from app.config import Settings, load_settings
+from app.config.summary import log_loaded
 from app.console import install as install_console
 from app.health import blueprint as health_blueprint
 from app.intake import ratelimits
 from app.intake.body_deadline import BodyDeadline
 from app.intake.views import blueprint as intake_blueprint
+from app.metrics_view import blueprint as metrics_blueprint
 from app.relay import Relay
 from app.status import blueprint as status_blueprint
 
@@ -19,11 +21,8 @@ from app.status import blueprint as status_blueprint
 def create_app(settings: Settings | None = None, *, session: requests.Session | None = None) -> Flask:
     """Build the relay: configuration, logging, PhoneBurner client, then routes."""
     settings = settings or load_settings()
-    logs.configure_logging(
-        level=settings.logging.level,
-        format=settings.logging.format,
-        secrets=settings.secret_values(),
-    )
+    logs.configure_from(settings)
+    log_loaded(settings, role="web")
 
     size = services.pool_size()
     client = services.build_client(settings, size=size, session=session)
@@ -43,4 +42,5 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(intake_blueprint)
     app.register_blueprint(status_blueprint)
     install_console(app, settings)
+    app.register_blueprint(metrics_blueprint)
     return app

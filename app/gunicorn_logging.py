@@ -15,7 +15,7 @@ import os
 
 from gunicorn.glogging import Logger
 
-from app.logs import protect_logger
+from app.logs import protect_logger, wants_text
 from app.redaction import Redactor
 
 # Paths are cut here: a long path is noise in a log, or an attempt to fill it.
@@ -23,7 +23,15 @@ MAX_PATH_CHARS = 200
 
 
 class RelayLogger(Logger):
-    """Gunicorn's logger with JSON access lines and redacted error lines."""
+    """Gunicorn's logger with JSON access lines (text in a terminal) and redacted error lines."""
+
+    # Set from [logging].format by use_format once the configuration is loaded; until then JSON.
+    text_access_lines = False
+
+    def use_format(self, format: str) -> None:
+        """Write access lines in the [logging].format: JSON, or text for "text", or for "auto" in a terminal."""
+        stream = next((handler.stream for handler in self.access_log.handlers if hasattr(handler, "stream")), None)
+        self.text_access_lines = stream is not None and wants_text(format, stream)
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
@@ -46,7 +54,19 @@ class RelayLogger(Logger):
             "duration_ms": round(duration_ms, 1),
             "request_id": dict(resp.headers).get("X-Request-Id"),
         }
-        self.access_log.info(json.dumps(line, ensure_ascii=True))
+        if self.text_access_lines:
+            self.access_log.info(_text_line(line))
+        else:
+            self.access_log.info(json.dumps(line, ensure_ascii=True))
+
+
+def _text_line(line: dict) -> str:
+    # The path goes through json.dumps as well, so its control characters stay escaped.
+    path = json.dumps(line["path"], ensure_ascii=True)[1:-1]
+    return (
+        f"{line['method']} {path} {line['status']} {line['bytes']} bytes {line['duration_ms']} ms "
+        f"request_id={line['request_id']}"
+    )
 
 
 def _configured_secrets(cfg) -> list[str]:

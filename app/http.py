@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from app import logs
+from app import logs, metrics
 from app.answers import error_response
 from app.errors import BadBody, MethodNotAllowed, NotFound, RelayError, TooLarge
+from app.intake.clients import from_trusted_proxy
+from app.relay import current_relay
 from app.security_headers import add_security_headers, is_https
 
 log = logging.getLogger("relay.http")
 
-# A request id from a trusted proxy is kept only if it is short and plain.
+# An offered request id is kept only if it is short and plain.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # Werkzeug's errors, translated into the relay's typed errors.
@@ -44,21 +47,42 @@ def install(app: Flask) -> None:
 
 
 def _start_request() -> None:
-    offered = request.headers.get("X-Request-Id", "")
+    g.request_started = time.perf_counter()
+    offered = _offered_request_id()
     logs.request_id.set(offered if _REQUEST_ID.match(offered) else logs.new_id())
     logs.lead_id.set(None)
+
+
+def _offered_request_id() -> str:
+    """Return the request id header's value, or "" when there is none or its sender is not trusted."""
+    settings = current_relay().settings
+    # With no proxies configured, anyone may name the id: it only groups log lines.
+    if settings.trusted_proxies and not from_trusted_proxy(request, settings.trusted_proxies):
+        return ""
+    return request.headers.get(settings.request_id_header, "")
 
 
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = logs.request_id.get() or ""
     response.headers.setdefault("Cache-Control", "no-store")
     add_security_headers(response.headers, https=is_https(current_app.extensions["relay"].settings.public_url))
+    started = g.get("request_started")
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.request_finished(route, response.status_code, time.perf_counter() - started)
     return response
 
 
 def _relay_error(error: RelayError) -> Response:
     log.info("request.refused", extra={"reason": error.reason, "http_status": error.http_status})
+    metrics.error_answered(_source_label(), error.http_status, error.reason)
     return error_response(error)
+
+
+def _source_label() -> str:
+    """Return the configured source the request was for, or "": a name from the URL alone is not a label."""
+    name = (request.view_args or {}).get("source_name")
+    return name if name in current_relay().settings.sources else ""
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -76,4 +100,6 @@ def _http_error(error: HTTPException) -> Response:
 def _unexpected_error(error: Exception) -> Response:
     # The sender gets the envelope; the traceback goes only to the log.
     log.exception("request.failed", extra={"error_type": type(error).__name__})
-    return error_response(RelayError("the relay failed to handle this request; retry later"))
+    failure = RelayError("the relay failed to handle this request; retry later")
+    metrics.error_answered(_source_label(), failure.http_status, failure.reason)
+    return error_response(failure)

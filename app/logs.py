@@ -6,11 +6,14 @@ import logging
 import sys
 import uuid
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
 from app.redaction import Redactor
+
+if TYPE_CHECKING:
+    from app.config.model import Settings
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 lead_id: ContextVar[str | None] = ContextVar("lead_id", default=None)
@@ -115,7 +118,7 @@ class RelayHandler(logging.StreamHandler):
         # The context comes first, so a sender's request id is redacted too.
         self.addFilter(ContextFilter())
         self.addFilter(RedactionFilter(redactor))
-        use_text = format == "text" or (format == "auto" and sys.stderr.isatty())
+        use_text = wants_text(format, sys.stderr)
         self.setFormatter(TextFormatter() if use_text else _json_formatter())
 
     @property
@@ -159,6 +162,16 @@ def configure_logging(*, level: str = "INFO", format: str = "auto", secrets: lis
 
     for name in GUNICORN_LOGGERS:
         protect_logger(logging.getLogger(name), redactor)
+
+
+def wants_text(format: str, stream: TextIO) -> bool:
+    """Return whether [logging].format selects text lines for this stream: "text", or "auto" in a terminal."""
+    return format == "text" or (format == "auto" and stream.isatty())
+
+
+def configure_from(settings: Settings) -> None:
+    """Configure logging as the settings' [logging] table sets it, redacting every secret they hold."""
+    configure_logging(level=settings.logging.level, format=settings.logging.format, secrets=settings.secret_values())
 
 
 def new_id() -> str:

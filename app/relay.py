@@ -49,7 +49,7 @@ class Relay:
             on_open=self.alerter.breaker_opened,
             on_close=self.alerter.breaker_closed,
         )
-        self.deliverer = Deliverer(settings, store, client, self.breaker, alerter=self.alerter)
+        self.deliverer = Deliverer(settings, store, client, self.breaker, alerter=self.alerter, via="inline")
         self.receiver = Receiver(settings, store, self.deliverer, self.breaker)
 
     def handler(self, name: str) -> SourceHandler:

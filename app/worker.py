@@ -181,6 +181,8 @@ class Worker:
                 return
             row = self.store.get(claim.lead_id)
             if row is not None:
+                # The id of the request that brought the lead, so its attempts join that request's logs.
+                logs.request_id.set(row.get("request_id"))
                 self.deliverer.attempt(claim, row)
         except StoreUnavailable as error:
             # The lease runs out and another claim retries the lead.
@@ -189,3 +191,4 @@ class Worker:
             log.exception("worker.attempt_failed")
         finally:
             logs.lead_id.set(None)
+            logs.request_id.set(None)

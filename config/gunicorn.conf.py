@@ -63,11 +63,26 @@ logger_class = "app.gunicorn_logging.RelayLogger"
 
 
 def on_starting(server):
-    """Refuse to start with an invalid configuration, naming each bad key once."""
+    """Refuse to start with an invalid configuration, naming each bad key once, and prepare the metrics directory."""
+    from app import metrics_dir
     from app.config import ConfigError, load_settings
 
     try:
-        load_settings()
+        settings = load_settings()
     except ConfigError as error:
         print(error, file=sys.stderr)
         sys.exit(1)
+
+    # Before the workers fork and import prometheus_client, which reads the variable once.
+    directory, warning = metrics_dir.prepare_for_server(settings.path)
+    if warning:
+        server.log.warning(warning)
+    server.log.info("metrics directory: %s", directory)
+    server.log.use_format(settings.logging.format)
+
+
+def child_exit(server, worker):
+    """Drop a finished worker's breaker state from the metrics; its counters stay in the sums."""
+    from app import metrics_dir
+
+    metrics_dir.mark_process_dead(worker.pid)

@@ -143,3 +143,15 @@ def test_preview_unknown_content_type_fails(example_environ, capsys, tmp_path):
 
     assert status == 1
     assert "--content-type" in capsys.readouterr().err
+
+
+def test_check_config_hides_storage_password(example_environ, monkeypatch, capsys):
+    monkeypatch.setenv("RELAY_STORAGE_URL", "postgresql+psycopg://relay:db-password-never-printed@db.internal/relay")
+
+    status = main(["check-config", "--config", str(EXAMPLE)])
+
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "storage:           postgresql+psycopg://relay:***@db.internal/relay" in output
+    assert "db-password-never-printed" not in output
+    assert "request_id_header X-Request-Id" in output

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import platform
+import socket
+import time
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from app import __version__
+from app.build import build_commit, build_info
 from app.store.engine import make_engine
 from app.store.tables import metadata
 from tests.conftest import base_document, build_app
@@ -77,3 +82,95 @@ def test_not_ready_when_store_file_removed(tmp_path):
 
     assert response.status_code == 503
     assert response.get_json()["reason"] == "store_file_missing"
+
+
+def test_not_ready_when_postgresql_unreachable():
+    document = base_document()
+    document["storage"] = {"url": f"postgresql+psycopg://relay@127.0.0.1:{closed_port()}/relay"}
+
+    response = build_app(document).test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["reason"] == "store_unreachable"
+
+
+def test_not_ready_after_store_file_removed(tmp_path):
+    app = build_app(base_document())
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+
+    Path(app.extensions["relay"].store.engine.url.database).unlink()
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["reason"] == "store_file_missing"
+
+
+def test_ready_lists_no_problems():
+    response = build_app(base_document()).test_client().get("/readyz")
+
+    assert response.get_json()["problems"] == []
+
+
+def test_ready_reports_customers_on_hold_by_count():
+    app = build_app(base_document())
+    app.extensions["relay"].store.hold("acme", "UNKNOWN USER", now=time.time())
+
+    response = app.test_client().get("/readyz")
+
+    assert response.status_code == 200
+    problems = response.get_json()["problems"]
+    assert [problem["reason"] for problem in problems] == ["customers_on_hold"]
+    assert problems[0]["count"] == 1
+    assert "acme" not in response.get_data(as_text=True)
+
+
+def test_ready_reports_missing_metrics_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "removed"))
+
+    response = build_app(base_document()).test_client().get("/readyz")
+
+    assert response.status_code == 200
+    assert [problem["reason"] for problem in response.get_json()["problems"]] == ["metrics_directory_missing"]
+
+
+def test_version_reports_build(monkeypatch):
+    monkeypatch.setenv("RELAY_BUILD_COMMIT", "0123abcd")
+    build_info.cache_clear()
+
+    try:
+        response = build_app(base_document()).test_client().get("/version")
+    finally:
+        build_info.cache_clear()
+
+    assert response.status_code == 200
+    assert response.get_json() == {"version": __version__, "commit": "0123abcd", "python": platform.python_version()}
+
+
+def test_build_commit_from_file(tmp_path):
+    build_file = tmp_path / "BUILD"
+    build_file.write_text("9f8e7d6c5b4a\n")
+
+    assert build_commit({}, build_file) == "9f8e7d6c5b4a"
+
+
+def test_build_commit_environment_wins(tmp_path):
+    build_file = tmp_path / "BUILD"
+    build_file.write_text("from-file\n")
+
+    assert build_commit({"RELAY_BUILD_COMMIT": "from-env"}, build_file) == "from-env"
+
+
+def test_build_commit_unknown(tmp_path):
+    assert build_commit({}, tmp_path / "absent") is None
+
+
+def test_build_commit_rejects_odd_text(tmp_path):
+    assert build_commit({"RELAY_BUILD_COMMIT": "abc <script>"}, tmp_path / "absent") is None
+
+
+def closed_port() -> int:
+    """Return a loopback port nothing listens on: bound, then released."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -143,6 +143,7 @@ def _build(data: dict[str, Any], path: str) -> model.Settings:
         admin_token=data["admin"].get("token"),
         public_url=data["server"].get("public_url"),
         trusted_proxies=tuple(data["server"]["trusted_proxies"]),
+        request_id_header=data["server"]["request_id_header"],
         customers=customers,
         sources=sources,
         limits=data["limits"],

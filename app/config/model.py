@@ -194,6 +194,8 @@ class Settings:
     admin_token: str | None = field(repr=False)
     public_url: str | None
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
+    # The header a request id is read from; honoured from trusted_proxies only, when that list is set.
+    request_id_header: str
     customers: dict[str, Customer]
     sources: dict[str, Source]
     limits: Limits

@@ -388,9 +388,22 @@ class AdminSchema(Schema):
         return data
 
 
+# A request-id header name: letters, digits and hyphens, as proxies name it.
+REQUEST_ID_HEADER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+
+
+def _header_name(value: str) -> None:
+    if not REQUEST_ID_HEADER_PATTERN.match(value):
+        raise ValidationError(
+            f"invalid header name {value!r}: use letters, digits and '-', at most 64 characters, "
+            "such as \"X-Request-Id\""
+        )
+
+
 class ServerSchema(Schema):
     public_url = fields.String(validate=_http_url)
     trusted_proxies = fields.List(Network(), load_default=list)
+    request_id_header = fields.String(load_default="X-Request-Id", validate=_header_name)
 
 
 class SettingsSchema(Schema):

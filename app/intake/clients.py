@@ -37,6 +37,12 @@ def client_ip(request: Request, trusted_proxies: Iterable[IPNetwork]) -> IPAddre
     return peer
 
 
+def from_trusted_proxy(request: Request, trusted_proxies: Iterable[IPNetwork]) -> bool:
+    """Return whether the request's connection comes from one of the trusted proxies."""
+    peer = _parse(request.remote_addr)
+    return peer is not None and _is_trusted(peer, tuple(trusted_proxies))
+
+
 def _forwarded_chain(request: Request) -> list[str]:
     # Several X-Forwarded-For headers count as one list, in order.
     values = request.headers.getlist("X-Forwarded-For")

@@ -42,6 +42,8 @@ class Submission:
     destination: Destination | None
     errors: dict[str, list[str]] | None
     signed: idempotency.SignedRequest | None = None
+    # Kept with the lead, so the worker's logs of its attempts carry the request's id.
+    request_id: str | None = None
 
 
 class Receiver:
@@ -124,6 +126,7 @@ class Receiver:
         inline = plan == "inline"
         return {
             "id": submission.lead_id,
+            "request_id": submission.request_id,
             "source": submission.source.name,
             "customer": destination.customer if destination else None,
             "leadstream": destination.leadstream if destination else None,

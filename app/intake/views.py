@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from app import logs
+from app import logs, metrics
 from app.answers import LeadAnswer, ignored_answer, lead_response
 from app.errors import IgnoredEvent, InvalidLead
 from app.idempotency import SignedRequest
@@ -49,6 +49,7 @@ def receive_lead(source_name: str) -> Response:
         answer = relay.receiver.receive(submission)
 
     _log_lead(handler, submission, answer)
+    metrics.lead_answered(handler.source.name, answer.status, repeat="Idempotent-Replayed" in answer.headers)
     return lead_response(handler.source, answer)
 
 
@@ -85,6 +86,7 @@ def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str, signed:
         destination=destination,
         errors=errors,
         signed=signed,
+        request_id=logs.request_id.get(),
     )
 
 

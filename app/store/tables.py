@@ -56,6 +56,8 @@ leads = Table(
     # search by them. Both are null for rejected leads, and each for a lead without one.
     Column("email_normalized", String(255)),
     Column("phone_normalized", String(32)),
+    # The id of the request that brought the lead, so the worker's logs can carry it.
+    Column("request_id", String(128)),
 )
 
 Index("leads_due", leads.c.status, leads.c.next_attempt_at)
@@ -63,6 +65,8 @@ Index("leads_created", leads.c.created_at)
 Index("leads_customer_status", leads.c.customer, leads.c.status)
 Index("leads_email", leads.c.email_normalized)
 Index("leads_phone", leads.c.phone_normalized)
+# The queue metrics: counts by status, and the oldest queued lead, without reading the table.
+Index("leads_status_created", leads.c.status, leads.c.created_at)
 
 attempts = Table(
     "attempts",

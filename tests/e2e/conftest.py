@@ -221,15 +221,21 @@ def relay_environ(config) -> dict[str, str]:
 
 
 def launch_relay(
-    config, log_path, *, web_workers: int, with_worker: bool, gunicorn_args: str = ""
+    config, log_path, *, web_workers: int, with_worker: bool, gunicorn_args: str = "", boot_seconds: float = 20
 ) -> tuple[list[subprocess.Popen], Relay]:
-    """Migrate the config's store, then start gunicorn and, if asked, a delivery worker; return both."""
+    """Migrate the config's store, then start gunicorn and, if asked, a delivery worker; return both.
+
+    `boot_seconds` bounds the wait for /healthz, which grows with the number of web workers to import.
+    """
     port = free_port()
     environ = {
         **relay_environ(config),
         "RELAY_WORKERS": str(web_workers),
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} {gunicorn_args}".strip(),
+        # The default metrics directory lives in the temporary directory; keep it beside the config.
+        "TMPDIR": str(Path(config).parent),
     }
+    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
 
     commands = [[sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]]
@@ -242,7 +248,7 @@ def launch_relay(
         ]
 
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", processes[0])
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", processes[0], boot_seconds)
     except RuntimeError:
         for process in processes:
             stop(process)

@@ -197,16 +197,6 @@ class Cluster:
             assert time.monotonic() < deadline, f"the delivery worker did not start within {PROCESS_WAIT} s"
             time.sleep(0.05)
 
-    def wait_for_inline_attempt(self, seconds: float) -> bool:
-        """Wait until a request has claimed its lead for an inline attempt. Return False if `seconds` pass first."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            for row in self.store.find(status="queued", limit=100_000):
-                if row["lease_until"] is not None and row["claim_token"] == 1 and row["answer_status"] is None:
-                    return True
-            time.sleep(0.02)
-        return False
-
     def wait_for_worker_claim(self, seconds: float) -> bool:
         """Wait until the delivery worker has claimed a lead and not finished it. Return False if `seconds` pass first.
 
@@ -554,12 +544,17 @@ def test_repeat_after_crashed_request_replays_status(sqlite_cluster):
     """
     cluster = sqlite_cluster
     email = f"repeat-{time.time_ns()}@example.com"
-    # The inline attempt takes 0.7 s, long enough to kill the gunicorn workers during it.
-    cluster.set_sticky_fault("delay:700")
+    # The simulator records and accepts the lead, then keeps the connection open without a reply.
+    # Once the lead is in its records, PhoneBurner has it and the request still waits, so the kill
+    # comes then. A kill as soon as the inline claim is stored could land before the request is sent.
+    cluster.queue_fault("hang:processed")
 
     with ThreadPoolExecutor(max_workers=1) as poster:
         posting = poster.submit(post_lead, cluster, email)
-        assert cluster.wait_for_inline_attempt(5), "no inline attempt started within 5 s"
+        deadline = time.monotonic() + 5
+        while not cluster.simulator.calls_for(email) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cluster.simulator.calls_for(email), "the inline attempt did not reach the simulator within 5 s"
         for pid in live_pids(parent=cluster.web.pid):
             kill_pid(pid)
         first = posting.result(timeout=15)
