@@ -47,6 +47,8 @@ _PHONE = re.compile(
     r"(?![^\W_]|:|[.-][^\W_])"
 )
 
+# NOTE: a port followed by a process id in parentheses, as in gunicorn's "Listening at:
+# http://127.0.0.1:8080 (12345)", reads as a phone number and is masked too.
 # Digit runs the phone pattern matches that are something else: IPv4 addresses and decimal numbers.
 _NOT_PHONE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|\d+\.\d+")
 
