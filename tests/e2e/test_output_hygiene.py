@@ -188,11 +188,16 @@ class Flow:
         return completed
 
 
+# Signed fixtures carry a fixed signature, so a second post of one is a replay that gets the first answer.
+SIGNED_SOURCES = {"typeform"}
+
+
 def fixture_cycle():
-    """Yield (fixture, source) pairs in turn, so the failure paths carry every fixture's data."""
+    """Yield (fixture, source) pairs in turn, so the failure paths carry every unsigned fixture's data."""
     while True:
         for name in FIXTURE_NAMES:
-            yield name, SENDERS[name]
+            if SENDERS[name] not in SIGNED_SOURCES:
+                yield name, SENDERS[name]
 
 
 def deliver_fixtures(flow: Flow) -> None:
