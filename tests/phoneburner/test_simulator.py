@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from gevent.pywsgi import WSGIServer
 from werkzeug.test import Client
 
 from app.phoneburner.simulator import (
@@ -24,6 +25,7 @@ from app.phoneburner.simulator import (
     SimulatedConnectionReset,
     SimulatorSettings,
     SimUser,
+    _SimulatorServer,
     make_wsgi_app,
     parse_php_query,
 )
@@ -916,3 +918,17 @@ def test_server_reset_logs_nothing(server, base_url):
     log = server[1].read_text()
     assert "Traceback" not in log
     assert "Warning" not in log
+
+
+def test_server_disables_nagle(monkeypatch):
+    handled = []
+    monkeypatch.setattr(WSGIServer, "handle", lambda self, sock, address: handled.append(sock))
+    server = _SimulatorServer(("127.0.0.1", 0), make_wsgi_app(SimulatorSettings("key", {})))
+
+    with socket.create_server(("127.0.0.1", 0)) as listener, socket.create_connection(listener.getsockname()):
+        accepted, address = listener.accept()
+        with accepted:
+            server.handle(accepted, address)
+
+            assert handled == [accepted]
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
