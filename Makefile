@@ -15,7 +15,7 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check app tests wsgi.py config/gunicorn.conf.py
+	$(BIN)/ruff check app tests bench wsgi.py config/gunicorn.conf.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

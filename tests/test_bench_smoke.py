@@ -1,0 +1,45 @@
+"""Smoke test of bench/run: one short point against the relay, and a table comes out.
+
+No figure is checked, because a benchmark's numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def wrk():
+    if shutil.which("wrk") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("wrk is missing; .ci/run installs it with apt-get")
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+
+
+def test_bench_quick_prints_table(wrk):
+    environ = {**os.environ, "BENCH_PYTHON": sys.executable}
+    command = [
+        str(ROOT / "bench" / "run"), "--quick", "--duration", "1", "--warmup", "0",
+        "--only", "sqlite", "--concurrency", "4", "--upstream-ms", "0",
+    ]
+    finished = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "| what | upstream | senders | leads/s |" in finished.stdout
+    assert "| (c) relay, SQLite | 0 ms | 4 |" in finished.stdout
+    assert "## Targets" in finished.stdout
+
+    written = finished.stderr.strip().splitlines()[-1].removeprefix("written to ")
+    report = Path(written)
+    assert report.parent == ROOT / "bench" / "results"
+    assert report.read_text() == finished.stdout.rstrip("\n") + "\n"
+    report.unlink()
+    report.with_suffix(".json").unlink()
