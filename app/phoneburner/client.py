@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from app.leads import Lead
 from app.phoneburner.query import REDACTED, PutContactRequest, build_put_contact
@@ -123,7 +124,7 @@ class PhoneBurnerClient:
         # so a server dripping one byte at a time cannot hold the sender for minutes.
         deadline = time.monotonic() + sum(timeout)
         try:
-            response = self._session.get(url, timeout=timeout, allow_redirects=False, stream=True)
+            response = self._get(url, timeout)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             # The exception itself is dropped here: its message contains the URL.
             return classify_transport_error(error), type(error).__name__
@@ -139,6 +140,26 @@ class PhoneBurnerClient:
 
         reply = parse_reply(status=response.status_code, body=body, headers=response.headers)
         return reply, None
+
+    def _get(self, url: str, timeout: tuple[float, float]) -> requests.Response:
+        """Send a GET for `url` through the session's adapter, streaming the body; redirects are not followed.
+
+        `Session.get` would parse and requote the URL, merge cookies, settings and
+        hooks, and extract cookies: half the CPU time of a call, and none of it needed
+        for a URL that build_put_contact encoded. The session's headers, adapters,
+        `verify` and `cert` apply. Its cookies, proxies and hooks do not: make_session
+        sets none, and put_contact needs none.
+        """
+        prepared = requests.PreparedRequest()
+        prepared.method = "GET"
+        prepared.url = url
+        prepared.headers = CaseInsensitiveDict(self._session.headers)
+        prepared.body = None
+        prepared.hooks = {"response": []}
+        adapter = self._session.get_adapter(url)
+        return adapter.send(
+            prepared, stream=True, timeout=timeout, verify=self._session.verify, cert=self._session.cert, proxies={}
+        )
 
     def _scrub(self, excerpt: str | None) -> str | None:
         """Remove the vendor key from an excerpt, in case the body echoed the URL."""
