@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import platform
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from app import __version__
 from app.build import build_commit, build_info
-from app.store.engine import make_engine
+from app.store.engine import MIGRATIONS, SCHEMA_REVISION, make_engine
 from app.store.tables import metadata
 from tests.conftest import base_document, build_app
 
@@ -174,3 +178,18 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_schema_revision_is_newest_migration():
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
+
+
+def test_web_app_leaves_alembic_unimported():
+    # alembic adds about 10 MiB to each web worker; only `migrate` needs it.
+    code = "import sys, app.factory, app.health; print('alembic' in sys.modules)"
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert finished.stdout.strip() == "False"
