@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -292,8 +293,8 @@ class Benchmark:
         final = self.soak_samples[-1][1]
         self.soak_growth = max((last - first) / first for first, last in zip(baseline, final, strict=True) if first)
         result = outcome["result"]
-        self.notes.append(f"soak: {result.requests:,} leads in {minutes:g} minutes ({result.rate:,.0f} leads/s), "
-                          f"RSS growth measured from minute {SOAK_BASELINE_MINUTES:g} on")
+        self.notes.append(f"soak: {result.requests:,} leads in {minutes:g} minutes ({result.rate:,.0f} leads/s) "
+                          f"at {concurrency} senders, RSS growth measured from minute {baseline_minutes:g} on")
 
 
 def git_description() -> str:
@@ -352,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         benchmark.run()
     except (servers.ServerFailed, load.WrkFailed) as error:
         failure = str(error)
+        benchmark.progress(f"benchmark stopped: {failure}")
+    except Exception:
+        # An unattended run still writes what it measured, with the reason it stopped.
+        failure = traceback.format_exc()
         benchmark.progress(f"benchmark stopped: {failure}")
     finally:
         benchmark.stop_all()
