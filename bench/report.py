@@ -96,8 +96,9 @@ def points_table(points: list[Point]) -> str:
 
 
 def _find(points: list[Point], group: str, upstream: str, concurrency: int) -> Point | None:
+    """Return the point with every run measured, or None (not selected, or stopped early)."""
     for point in points:
-        if (point.group, point.upstream, point.concurrency) == (group, upstream, concurrency):
+        if (point.group, point.upstream, point.concurrency) == (group, upstream, concurrency) and point.runs:
             return point
     return None
 

@@ -8,6 +8,7 @@ test and wrk. The Markdown report is printed and written to bench/results/.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -94,6 +95,7 @@ class Benchmark:
         self.started: list[servers.Server] = []
         self.databases: list[stores.PostgresDatabase] = []
         self.notes: list[str] = []
+        self.failures: list[str] = []
         self.soak_samples: list[tuple[float, list[float]]] = []
         self.soak_growth: float | None = None
         self.simulator: servers.Server | None = None
@@ -108,20 +110,37 @@ class Benchmark:
         """Measure every selected group, then the history and the soak when asked."""
         only = self.options.only
         self.simulator = self._keep(servers.start_simulator(self.workdir))
+        steps = []
         if "sim" in only:
-            self.measure_simulator()
+            steps.append(("sim", self.measure_simulator))
         if "minimal" in only:
-            self.measure_minimal()
+            steps.append(("minimal", self.measure_minimal))
 
         outage = "outage" in only
         chosen_stores = [store for store in STORES if store in only] or (list(STORES) if outage else [])
         for store in chosen_stores:
-            self.measure_relay(store, healthy=store in only, outage=outage)
+            steps.append((store, functools.partial(self.measure_relay, store, healthy=store in only, outage=outage)))
         if self.options.history:
             for store in chosen_stores or STORES:
-                self.measure_relay(store, healthy=True, outage=False, history=self.options.history)
+                history = functools.partial(self.measure_relay, store, healthy=True, outage=False,
+                                            history=self.options.history)
+                steps.append((f"history-{store}", history))
         if self.options.soak:
-            self.soak(self.options.soak)
+            steps.append(("soak", functools.partial(self.soak, self.options.soak)))
+
+        for name, step in steps:
+            self._run_step(name, step)
+
+    def _run_step(self, name: str, step) -> None:
+        """Run one group; a failure is noted in the report and the next group still runs."""
+        try:
+            step()
+        except Exception as error:
+            # A group's server is stopped by the group itself; the simulator must survive for the next one.
+            self.failures.append(f"{name}: {type(error).__name__}: {str(error)[:2000]}")
+            self.progress(f"{name} stopped: {traceback.format_exc()}")
+            if self.simulator.process.poll() is not None:
+                raise
 
     def stop_all(self) -> None:
         """Stop every server started and drop every database created."""
@@ -364,14 +383,15 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     text = render(benchmark, load_before=load_before, load_after=procstats.load_average(), started=started)
-    if failure:
-        text += f"\n**The run stopped early:** {failure}\n"
+    failures = [*benchmark.failures, *([failure] if failure else [])]
+    if failures:
+        text += "\n## Failures\n\n" + "".join(f"- {reason}\n" for reason in failures)
     stem = RESULTS / f"bench-{started:%Y%m%d-%H%M%S}"
     stem.with_suffix(".md").write_text(text)
     stem.with_suffix(".json").write_text(json.dumps([asdict(point) for point in benchmark.points], indent=1))
     print(text)
     print(f"written to {stem.with_suffix('.md')}", file=sys.stderr)
-    return 1 if failure else 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

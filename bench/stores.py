@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from app.store.tables import leads
 
@@ -61,12 +63,21 @@ def postgres_available(admin_url: str) -> str | None:
         return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def count_leads(storage_url: str) -> int:
-    """Return how many leads the store holds."""
-    engine = create_engine(storage_url)
+def count_leads(storage_url: str, *, tries: int = 5) -> int:
+    """Return how many leads the store holds, trying again while the server turns connections away."""
+    engine = create_engine(storage_url, poolclass=NullPool)
+    attempt = 1
     try:
-        with engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(leads)).scalar_one()
+        while True:
+            try:
+                with engine.connect() as connection:
+                    return connection.execute(select(func.count()).select_from(leads)).scalar_one()
+            except OperationalError:
+                # A PostgreSQL server shared with other work may be at max_connections for a moment.
+                if attempt >= tries:
+                    raise
+                time.sleep(attempt)
+                attempt += 1
     finally:
         engine.dispose()
 
