@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from statistics import mean
 
-# Group -> the label of its rows, in the order of the brief's comparison.
+# Group -> the label of its rows: (a) to (d) name the compared setups, as docs/benchmarks.md does.
 GROUP_LABELS = {
     "sim": "(a) simulator alone",
     "minimal": "(b) minimal relay",
@@ -125,7 +125,7 @@ def _missing(target: str, what: str) -> Verdict:
 
 
 def check_targets(points: list[Point], *, top: int, soak_growth: float | None) -> list[Verdict]:
-    """Check the brief's targets on the mean of each point's runs."""
+    """Check the targets listed in docs/benchmarks.md on the mean of each point's runs."""
     verdicts = []
     simulator_single = _find(points, "sim", "0 ms", 1)
     simulator_slow = _find(points, "sim", "250 ms", top)

@@ -59,9 +59,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-work", action="store_true", help="keep the servers' logs and stores for a look")
     options = parser.parse_args(argv)
 
-    options.duration = options.duration or (2.0 if options.quick else 10.0)
-    options.warmup = options.warmup if options.warmup is not None else (1.0 if options.quick else 3.0)
-    options.runs = options.runs or (1 if options.quick else 2)
+    quick_defaults = {"duration": 2.0, "warmup": 1.0, "runs": 1}
+    full_defaults = {"duration": 10.0, "warmup": 3.0, "runs": 2}
+    for name, default in (quick_defaults if options.quick else full_defaults).items():
+        if getattr(options, name) is None:
+            setattr(options, name, default)
     options.only = set((options.only or ",".join(GROUPS)).split(","))
     unknown = options.only - set(GROUPS)
     if unknown:

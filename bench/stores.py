@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from app.store.tables import leads
 
-# Where the PostgreSQL server is, as a libpq URL to a database that exists (the new one is made beside it).
+# The PostgreSQL server as a libpq URL to an existing database; the benchmark's own database is created beside it.
 DEFAULT_POSTGRES_ADMIN_URL = f"postgresql://{getpass.getuser()}@127.0.0.1:5432/postgres"
 
 # Leads older than the idempotency window are spread over the default 90 days of retention.
