@@ -40,9 +40,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="short runs for development and the smoke test: 1 s warm-up, 2 s, one run per point")
+                        help="short runs for development and the smoke test: 1 s warm-up, 2 s runs, one run per point")
     parser.add_argument("--duration", type=float, help="seconds of each measured run (default: 10, 2 with --quick)")
-    parser.add_argument("--warmup", type=float, help="seconds of load before a point's first run (default: 3)")
+    parser.add_argument("--warmup", type=float,
+                        help="seconds of load before a point's first run (default: 3, 1 with --quick)")
     parser.add_argument("--runs", type=int, help="runs per point (default: 2, 1 with --quick)")
     parser.add_argument("--only", help=f"comma-separated groups to run, of: {', '.join(GROUPS)} (default: all)")
     parser.add_argument("--concurrency", default="1,16,64", help="senders (wrk connections) per point")
@@ -52,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak", type=float, metavar="MINUTES",
                         help="also run the SQLite relay under steady load this long and report RSS growth")
     parser.add_argument("--history", type=int, metavar="N",
-                        help="also rerun the relay points on stores pre-filled with N delivered leads")
+                        help="also rerun the relay points at 0 ms upstream on stores pre-filled with N delivered leads")
     parser.add_argument("--postgres-admin-url", default=os.environ.get("BENCH_POSTGRES_URL",
                                                                         stores.DEFAULT_POSTGRES_ADMIN_URL),
                         help="libpq URL of an existing database; a fresh one is created beside it and dropped")
