@@ -8,6 +8,7 @@ from flask import Flask
 from app import http, logs, services
 from app.config import Settings, load_settings
 from app.health import blueprint as health_blueprint
+from app.intake.bodies import RelayRequest
 from app.intake.views import blueprint as intake_blueprint
 from app.relay import Relay
 from app.status import blueprint as status_blueprint
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     store = services.build_store(settings, connections=min(size, 20))
 
     app = Flask(__name__)
+    app.request_class = RelayRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_bytes
     app.config["MAX_FORM_PARTS"] = settings.limits.max_fields
     app.extensions["relay"] = Relay(settings, client, store)

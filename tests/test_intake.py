@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import warnings
 
 import pytest
 import requests
@@ -275,6 +277,35 @@ def test_multipart_without_boundary_answers_400(client):
     response = client.post("/v1/leads/landing", data=b"x", headers=auth(), content_type="multipart/form-data")
 
     assert response.status_code == 400
+
+
+def test_truncated_upload_leaves_no_open_file(client):
+    body = b'--b\r\nContent-Disposition: form-data; name="cv"; filename="cv.pdf"\r\n\r\n%PDF-1.7'
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = client.post(
+            "/v1/leads/landing", data=body, headers=auth(), content_type="multipart/form-data; boundary=b"
+        )
+        gc.collect()
+
+    assert response.status_code == 400
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+def test_upload_beside_fields_delivered(client, pb):
+    pb.get(PB_URL, body=SUCCESS)
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="cv"; filename="cv.pdf"\r\n\r\n%PDF-1.7\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="email"\r\n\r\nada@example.com\r\n--b--\r\n'
+    )
+
+    response = client.post(
+        "/v1/leads/landing", data=body, headers=auth(), content_type="multipart/form-data; boundary=b"
+    )
+
+    assert response.status_code == 201
+    assert ("email", "ada@example.com") in sent_params(pb)
 
 
 def test_oversized_body_answers_413(document, pb):
