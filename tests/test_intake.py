@@ -308,6 +308,27 @@ def test_upload_beside_fields_delivered(client, pb):
     assert ("email", "ada@example.com") in sent_params(pb)
 
 
+def test_json_lone_surrogate_answers_400(client, pb):
+    # A surrogate escape without its pair decodes to no character, and the store could not encode it.
+    raw = '{"email": "ada@example.com", "note": "\\ud800"}'
+
+    response = client.post("/v1/leads/landing", data=raw, headers=auth(), content_type="application/json")
+
+    assert response.status_code == 400
+    assert "lone surrogate" in response.get_json()["message"]
+    assert len(pb.calls) == 0
+
+
+def test_json_surrogate_pair_delivered(client, pb):
+    pb.get(PB_URL, body=SUCCESS)
+    raw = '{"email": "ada@example.com", "note": "\\ud83d\\ude00"}'
+
+    response = client.post("/v1/leads/landing", data=raw, headers=auth(), content_type="application/json")
+
+    assert response.status_code == 201
+    assert ("answer[0]", "\U0001f600") in sent_params(pb)
+
+
 def test_oversized_body_answers_413(document, pb):
     document["limits"] = {"max_body_bytes": 2048}
     client = build_app(document).test_client()

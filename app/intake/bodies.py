@@ -64,8 +64,17 @@ def _read_json(raw: bytes, limits: Limits) -> Body:
     if _depth(document) > limits.max_json_depth:
         raise BadBody(f"the JSON body is nested deeper than {limits.max_json_depth} levels")
 
+    _check_encodable(document)
     document = _single_object(document)
     return Body(kind="json", document=document, pairs=list(flatten(document)))
+
+
+def _check_encodable(document: Any) -> None:
+    # JSON may escape half of a surrogate pair (\ud800) alone, which is no character and has no UTF-8 form.
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadBody("the JSON body has a \\u escape of a lone surrogate, which is not text; send UTF-8") from None
 
 
 def _reject_constant(name: str) -> None:
