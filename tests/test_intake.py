@@ -9,7 +9,7 @@ import warnings
 import pytest
 import requests
 
-from tests.conftest import OTHER_TOKEN, PB_URL, SUCCESS, TOKEN, auth, build_app, sent_params
+from tests.conftest import OTHER_TOKEN, PB_URL, SUCCESS, TOKEN, auth, base_document, build_app, sent_params
 
 LEAD = {"first_name": "Jeff", "last_name": "Sample", "email": "jeffsample@example.com", "phone": "(949) 555-0123"}
 
@@ -327,6 +327,36 @@ def test_json_surrogate_pair_delivered(client, pb):
 
     assert response.status_code == 201
     assert ("answer[0]", "\U0001f600") in sent_params(pb)
+
+
+def test_sender_id_with_nul_stored(store_url, pb):
+    # PostgreSQL rejects text with NUL, so the relay drops it from a tool's id; the store would fail as in an outage.
+    pb.get(PB_URL, body=SUCCESS)
+    document = base_document()
+    document["storage"] = {"url": store_url}
+    document["sources"]["landing"]["adapter"] = "typeform"
+    body = {
+        "event_id": "01H\x00X",
+        "event_type": "form_response",
+        "form_response": {"answers": [], "hidden": {"email": "nul@example.com"}},
+    }
+
+    response = build_app(document).test_client().post("/v1/leads/landing", json=body, headers=auth())
+
+    assert response.status_code == 201
+
+
+def test_content_type_with_nul_stored(store_url, pb):
+    pb.get(PB_URL, body=SUCCESS)
+    document = base_document()
+    document["storage"] = {"url": store_url}
+    headers = {**auth(), "Content-Type": "application/json; note=\x00"}
+
+    response = build_app(document).test_client().post(
+        "/v1/leads/landing", data=json.dumps({"email": "nul@example.com"}), headers=headers
+    )
+
+    assert response.status_code == 201
 
 
 def test_oversized_body_answers_413(document, pb):
