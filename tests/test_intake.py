@@ -379,6 +379,15 @@ def test_too_many_fields_answers_413(client):
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("path", ["/v1/leads//landing", "/v1//leads/landing"])
+def test_doubled_slash_answers_404_envelope(client, pb, path):
+    response = client.post(path, json={"email": "ada@example.com"}, headers=auth())
+
+    assert response.status_code == 404
+    assert response.get_json()["reason"] == "not_found"
+    assert len(pb.calls) == 0
+
+
 def test_wrong_method_answers_405_envelope(client):
     response = client.put("/v1/leads/landing")
 
