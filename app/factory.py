@@ -10,6 +10,7 @@ from app.config import Settings, load_settings
 from app.health import blueprint as health_blueprint
 from app.intake.bodies import RelayRequest
 from app.intake.views import blueprint as intake_blueprint
+from app.openapi import blueprint as openapi_blueprint
 from app.relay import Relay
 from app.status import blueprint as status_blueprint
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(health_blueprint)
     app.register_blueprint(intake_blueprint)
     app.register_blueprint(status_blueprint)
+    app.register_blueprint(openapi_blueprint)
     return app
 
 
