@@ -82,9 +82,13 @@ def answer_for_lead(row: dict[str, Any], *, queued_reason: str | None = None) ->
 
 def ignored_answer(lead_id: str, message: str) -> LeadAnswer:
     """Build the answer for an event that carries no lead."""
-    document = {"lead_id": lead_id, "status": "ignored", "message": message,
-                "phoneburner": {"outcome": None, "reason": None, "lead_url": None}}
+    document = {"lead_id": lead_id, "status": "ignored", "message": message, "phoneburner": no_reply()}
     return LeadAnswer(document=document, http_status=200)
+
+
+def no_reply() -> dict[str, None]:
+    """Return the `phoneburner` member of an answer for which nothing was sent to PhoneBurner."""
+    return {"outcome": None, "reason": None, "lead_url": None}
 
 
 def _message(row: dict[str, Any], queued_reason: str | None) -> str:

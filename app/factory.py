@@ -11,9 +11,11 @@ from app.config.summary import log_loaded
 from app.console import install as install_console
 from app.health import blueprint as health_blueprint
 from app.intake import ratelimits
+from app.intake.bodies import RelayRequest
 from app.intake.body_deadline import BodyDeadline
 from app.intake.views import blueprint as intake_blueprint
 from app.metrics_view import blueprint as metrics_blueprint
+from app.openapi import blueprint as openapi_blueprint
 from app.relay import Relay
 from app.status import blueprint as status_blueprint
 
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     store = services.build_store(settings, connections=min(size, 20))
 
     app = Flask(__name__)
+    app.request_class = RelayRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_bytes
     app.config["MAX_FORM_PARTS"] = settings.limits.max_fields
     # max_value_chars bounds each form value with a clear message, so werkzeug's own bound is the body's size.
@@ -43,4 +46,5 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
     app.register_blueprint(status_blueprint)
     install_console(app, settings)
     app.register_blueprint(metrics_blueprint)
+    app.register_blueprint(openapi_blueprint)
     return app

@@ -39,6 +39,8 @@ _HTTP_MESSAGES = {
 
 def install(app: Flask) -> None:
     """Register request-id hooks and error handlers on the app."""
+    # Werkzeug would redirect a doubled slash (308, HTML), so senders get the JSON 404 instead.
+    app.url_map.merge_slashes = False
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.register_error_handler(RelayError, _relay_error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify, request
 
 from app.answers import answer_for_lead
@@ -13,6 +15,9 @@ from app.store.repository import StoreUnavailable
 
 blueprint = Blueprint("status", __name__)
 
+# Lead ids are 32 hex digits. Other ids are not looked up, so text PostgreSQL rejects (NUL) never reaches it.
+_LEAD_ID = re.compile(r"[0-9a-f]{32}")
+
 
 @blueprint.get("/v1/leads/<lead_id>")
 def lead_status(lead_id: str) -> Response:
@@ -23,7 +28,7 @@ def lead_status(lead_id: str) -> Response:
         raise Unauthorized("missing token: send the lead's source token or the admin token as a Bearer token")
 
     try:
-        row = relay.store.get(lead_id) if len(lead_id) <= 64 else None
+        row = relay.store.get(lead_id) if _LEAD_ID.fullmatch(lead_id) else None
     except StoreUnavailable:
         raise StoreDown("the store is unavailable; ask again later") from None
     if row is None or not _may_read(token, row["source"]):

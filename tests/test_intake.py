@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import warnings
 
 import pytest
 import requests
 
-from tests.conftest import OTHER_TOKEN, PB_URL, SUCCESS, TOKEN, auth, build_app, sent_params
+from tests.conftest import OTHER_TOKEN, PB_URL, SUCCESS, TOKEN, auth, base_document, build_app, sent_params
 
 LEAD = {"first_name": "Jeff", "last_name": "Sample", "email": "jeffsample@example.com", "phone": "(949) 555-0123"}
 
@@ -277,6 +279,86 @@ def test_multipart_without_boundary_answers_400(client):
     assert response.status_code == 400
 
 
+def test_truncated_upload_leaves_no_open_file(client):
+    body = b'--b\r\nContent-Disposition: form-data; name="cv"; filename="cv.pdf"\r\n\r\n%PDF-1.7'
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = client.post(
+            "/v1/leads/landing", data=body, headers=auth(), content_type="multipart/form-data; boundary=b"
+        )
+        gc.collect()
+
+    assert response.status_code == 400
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+def test_upload_beside_fields_delivered(client, pb):
+    pb.get(PB_URL, body=SUCCESS)
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="cv"; filename="cv.pdf"\r\n\r\n%PDF-1.7\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="email"\r\n\r\nada@example.com\r\n--b--\r\n'
+    )
+
+    response = client.post(
+        "/v1/leads/landing", data=body, headers=auth(), content_type="multipart/form-data; boundary=b"
+    )
+
+    assert response.status_code == 201
+    assert ("email", "ada@example.com") in sent_params(pb)
+
+
+def test_json_lone_surrogate_answers_400(client, pb):
+    # A surrogate escape without its pair decodes to no character, and the store could not encode it.
+    raw = '{"email": "ada@example.com", "note": "\\ud800"}'
+
+    response = client.post("/v1/leads/landing", data=raw, headers=auth(), content_type="application/json")
+
+    assert response.status_code == 400
+    assert "lone surrogate" in response.get_json()["message"]
+    assert len(pb.calls) == 0
+
+
+def test_json_surrogate_pair_delivered(client, pb):
+    pb.get(PB_URL, body=SUCCESS)
+    raw = '{"email": "ada@example.com", "note": "\\ud83d\\ude00"}'
+
+    response = client.post("/v1/leads/landing", data=raw, headers=auth(), content_type="application/json")
+
+    assert response.status_code == 201
+    assert ("answer[0]", "\U0001f600") in sent_params(pb)
+
+
+def test_sender_id_with_nul_stored(store_url, pb):
+    # PostgreSQL rejects text with NUL, so the relay drops it from a tool's id; the store would fail as in an outage.
+    pb.get(PB_URL, body=SUCCESS)
+    document = base_document()
+    document["storage"] = {"url": store_url}
+    document["sources"]["landing"]["adapter"] = "typeform"
+    body = {
+        "event_id": "01H\x00X",
+        "event_type": "form_response",
+        "form_response": {"answers": [], "hidden": {"email": "nul@example.com"}},
+    }
+
+    response = build_app(document).test_client().post("/v1/leads/landing", json=body, headers=auth())
+
+    assert response.status_code == 201
+
+
+def test_content_type_with_nul_stored(store_url, pb):
+    pb.get(PB_URL, body=SUCCESS)
+    document = base_document()
+    document["storage"] = {"url": store_url}
+    headers = {**auth(), "Content-Type": "application/json; note=\x00"}
+
+    response = build_app(document).test_client().post(
+        "/v1/leads/landing", data=json.dumps({"email": "nul@example.com"}), headers=headers
+    )
+
+    assert response.status_code == 201
+
+
 def test_oversized_body_answers_413(document, pb):
     document["limits"] = {"max_body_bytes": 2048}
     client = build_app(document).test_client()
@@ -295,6 +377,15 @@ def test_too_many_fields_answers_413(client):
     )
 
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/v1/leads//landing", "/v1//leads/landing"])
+def test_doubled_slash_answers_404_envelope(client, pb, path):
+    response = client.post(path, json={"email": "ada@example.com"}, headers=auth())
+
+    assert response.status_code == 404
+    assert response.get_json()["reason"] == "not_found"
+    assert len(pb.calls) == 0
 
 
 def test_wrong_method_answers_405_envelope(client):

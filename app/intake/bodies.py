@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from flask import Request
@@ -65,8 +65,17 @@ def _read_json(raw: bytes, limits: Limits) -> Body:
     if _depth(document) > limits.max_json_depth:
         raise BadBody(f"the JSON body is nested deeper than {limits.max_json_depth} levels")
 
+    _check_encodable(document)
     document = _single_object(document)
     return Body(kind="json", document=document, pairs=list(flatten(document)))
+
+
+def _check_encodable(document: Any) -> None:
+    # JSON may escape half of a surrogate pair (\ud800) alone, which is no character and has no UTF-8 form.
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadBody("the JSON body has a \\u escape of a lone surrogate, which is not text; send UTF-8") from None
 
 
 def _reject_constant(name: str) -> None:
@@ -155,6 +164,43 @@ def _read_multipart(request: Request, raw: bytes, limits: Limits) -> Body:
     if _REPLACEMENT_UTF8 not in raw and any("\ufffd" in key + value for key, value in pairs):
         raise BadBody("a multipart field is not valid UTF-8; send UTF-8")
     return Body(kind="multipart", document=None, pairs=pairs)
+
+
+class RelayRequest(Request):
+    """Flask's request, except that uploaded files are dropped while the multipart body is parsed."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        # Files are no lead fields. Werkzeug's own spooled files (3.1) also stay open when a body
+        # ends inside a file part, because its parser drops them without closing them.
+        return DiscardedUpload()
+
+
+class DiscardedUpload(io.RawIOBase):
+    """A file part's stream that keeps nothing. It accepts every write and reads back empty."""
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        return len(data)
+
+    def readinto(self, buffer) -> int:
+        return 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return 0
 
 
 def _decode_utf8(raw: bytes) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import idempotency
-from app.answers import LeadAnswer, answer_for_lead
+from app.answers import LeadAnswer, answer_for_lead, no_reply
 from app.breaker import CircuitBreaker
 from app.config.model import Settings, Source
 from app.delivery import Deliverer
@@ -199,6 +199,7 @@ class Receiver:
                     "lead_id": first_id,
                     "status": "rejected",
                     "message": "this Idempotency-Key was used for a different body",
+                    "phoneburner": no_reply(),
                     "errors": {"Idempotency-Key": ["already used with another body; send a new key for a new lead"]},
                 },
                 http_status=422,

@@ -79,15 +79,20 @@ def _map(relay: Relay, handler: SourceHandler, body: Body, lead_id: str, signed:
         source=handler.source,
         raw_body=request.get_data(cache=True),
         # The store's columns are bounded; a content type's parameters and a tool's id rarely come close.
-        content_type=(request.content_type or "")[:MAX_CONTENT_TYPE_CHARS],
+        content_type=_storable(request.content_type or "", MAX_CONTENT_TYPE_CHARS),
         idempotency_header=request.headers.get("Idempotency-Key"),
-        sender_id=unwrapped.sender_id[:MAX_SENDER_ID_CHARS] if unwrapped.sender_id else None,
+        sender_id=_storable(unwrapped.sender_id or "", MAX_SENDER_ID_CHARS) or None,
         lead=lead,
         destination=destination,
         errors=errors,
         signed=signed,
         request_id=logs.request_id.get(),
     )
+
+
+def _storable(text: str, max_chars: int) -> str:
+    """Return `text` without NUL characters, which PostgreSQL's text columns reject, cut to `max_chars`."""
+    return text.replace("\x00", "")[:max_chars]
 
 
 def _log_lead(handler: SourceHandler, submission: Submission | None, answer: LeadAnswer) -> None:

@@ -165,7 +165,8 @@ def _outcome_word(text: str) -> str | None:
 
 
 def _is_http_url(text: str) -> bool:
-    if not text or any(char.isspace() for char in text):
+    # Control characters such as NUL are no part of a URL, and PostgreSQL cannot store NUL.
+    if not text or any(char.isspace() or not char.isprintable() for char in text):
         return False
     try:
         parts = urlsplit(text)

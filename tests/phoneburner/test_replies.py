@@ -169,6 +169,14 @@ def test_retry_after_forms(value, expected):
     assert parse_retry_after(value, now=1445412000) == expected
 
 
+@pytest.mark.parametrize("url", ["https://www.phoneburner.com/ms/x?upc=A\x00B", "https://x.test/\x1b[2J"])
+def test_success_with_control_character_has_no_url(url):
+    reply = parse(f"SUCCESS | {url}".encode())
+
+    assert reply.reply_class is DELIVERED
+    assert reply.lead_url is None
+
+
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_status_redirect(status):
     body = b'<a href="https://example.com/put_contact?key=SECRET">moved</a>'

@@ -62,6 +62,19 @@ def test_delivered_stores_attempt(store, make_deliverer, clock, pb):
     assert "vendor-key-for-tests-0001" not in attempt["request_url"]
 
 
+def test_success_url_with_nul_recorded(store, make_deliverer, clock, pb):
+    # PostgreSQL rejects text with NUL. Storing this URL would fail, and the delivered lead would be sent again.
+    pb.get(PB_URL, body="SUCCESS | https://www.phoneburner.com/ms/lead_redirect?upc=A\x00B")
+    row = queue_lead(store)
+
+    [result] = attempt_due(store, make_deliverer(), clock)
+
+    assert result.stored is True
+    lead = store.get(row["id"])
+    assert lead["status"] == "delivered"
+    assert lead["lead_url"] is None
+
+
 def test_retry_schedule_grows_to_cap(store, make_deliverer, clock, pb, ceiling_jitter):
     pb.get(PB_URL, **UNAVAILABLE)
     deliverer = make_deliverer(backoff_initial=30, backoff_max=200, max_attempts=6)

@@ -217,6 +217,17 @@ def test_key_with_other_body_answers_422(store_url, make_app, pb):
     assert len(pb.calls) == 1
 
 
+def test_key_with_other_body_has_empty_reply(store_url, make_app, pb):
+    # Every lead answer has a `phoneburner` member, so clients can read it without checking.
+    pb.get(PB_URL, body=SUCCESS)
+    client = make_app(store_url).test_client()
+    post(client, form_body("first@example.com"), key=KEY)
+
+    response = post(client, form_body("other@example.com"), key=KEY)
+
+    assert response.get_json()["phoneburner"] == {"outcome": None, "reason": None, "lead_url": None}
+
+
 def test_key_repeat_replays_answer(store_url, make_app, pb):
     pb.get(PB_URL, body=SUCCESS)
     client = make_app(store_url).test_client()
