@@ -66,6 +66,7 @@ class IntakeLimits:
         self.ip_limits = {name: ip_limit(source, limits) for name, source in settings.sources.items()}
         self.source_limits = {name: source.rate_limit or limits.per_source for name, source in settings.sources.items()}
         self.default_ip_limit = limits.per_ip
+        self.default_source_limit = limits.per_source
         self.storage_scheme = urlsplit(limits.storage_url).scheme
 
         per_ip = Limit(self._ip_limit, key_function=self._client_key, scope=self._ip_scope, per_method=True)
@@ -122,7 +123,8 @@ class IntakeLimits:
         return self.ip_limits.get(self._known_source(), self.default_ip_limit)
 
     def _source_limit(self) -> str:
-        return self.source_limits[self._source_name()]
+        # Flask-Limiter reads this limit on every request to a route where it has run once, unknown sources included.
+        return self.source_limits.get(self._known_source(), self.default_source_limit)
 
     def _breach_response(self, error: RateLimitExceeded) -> Response:
         by_source = error.limit.scope == SOURCE_SCOPE

@@ -150,6 +150,21 @@ class TestPerIp:
         assert statuses(answers) == [204, 201, 429]
 
 
+class TestUnknownSource:
+    def test_not_found_after_accepted_lead(self, limited, pb, caplog):
+        # An accepted lead makes Flask-Limiter look up the per-source limit on every later intake request.
+        pb.get(PB_URL, body=SUCCESS)
+        client = build_app(limited).test_client()
+
+        accepted = post(client)
+        unknown = post(client, source="nosuch", headers={}, data={"x": "1"})
+
+        assert accepted.status_code == 201
+        assert unknown.status_code == 404
+        assert unknown.get_json()["reason"] == "not_found"
+        assert "rate_limit.storage_unavailable" not in [record.msg for record in caplog.records]
+
+
 class TestPerSource:
     def test_counts_authenticated_requests_only(self, limited, pb):
         limited["limits"]["per_source"] = "2/minute"
