@@ -172,6 +172,12 @@ class IntakeLimits:
                 f"this source's rate limit of {error.limit.limit} is used up; retry after {retry_after} seconds "
                 f"(the relay's operator sets it with sources.{name}.rate_limit or [limits].per_source)"
             )
+        elif name == UNKNOWN_SOURCE:
+            message = (
+                f"your address's rate limit of {error.limit.limit} for unknown sources is used up; retry after "
+                f"{retry_after} seconds (all unknown sources share one count per address, which the relay's "
+                "operator sets with [limits].per_ip)"
+            )
         else:
             message = (
                 f"your address's rate limit of {error.limit.limit} for this source is used up; retry after "

@@ -172,6 +172,19 @@ class TestUnknownSource:
         assert "rate_limit.storage_unavailable" not in [record.msg for record in caplog.records]
 
 
+    def test_breach_names_per_ip_key(self, limited):
+        limited["limits"]["per_ip"] = "1/minute"
+        client = build_app(limited).test_client()
+
+        answers = [post(client, source="nope-1"), post(client, source="nope-2")]
+
+        assert statuses(answers) == [404, 429]
+        message = answers[1].get_json()["message"]
+        assert "[limits].per_ip" in message
+        assert "unknown sources" in message
+        assert "sources.-unknown-" not in message
+
+
 class TestNoFallbackWithoutStorageError:
     """Flask-Limiter counts in memory after any error while it checks a request, so only storage errors may reach it."""
 
