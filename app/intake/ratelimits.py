@@ -33,9 +33,10 @@ from flask_limiter.errors import RateLimitExceeded
 from prometheus_client import Counter
 
 from app.answers import error_response
-from app.config.model import Limits, Settings, Source
+from app.config.model import Settings
 from app.errors import RateLimited
 from app.intake.clients import client_ip
+from app.intake.limit_settings import ip_limit, source_limit
 from app.log_throttle import LogThrottle
 
 log = logging.getLogger("relay.limits")
@@ -71,7 +72,7 @@ class IntakeLimits:
         limits = settings.limits
         self.trusted_proxies = settings.trusted_proxies
         self.ip_limits = {name: ip_limit(source, limits) for name, source in settings.sources.items()}
-        self.source_limits = {name: source.rate_limit or limits.per_source for name, source in settings.sources.items()}
+        self.source_limits = {name: source_limit(source, limits) for name, source in settings.sources.items()}
         self.default_ip_limit = limits.per_ip
         self.default_source_limit = limits.per_source
         self.storage_scheme = urlsplit(limits.storage_url).scheme
@@ -224,13 +225,6 @@ class IntakeLimits:
         elif changed:
             log.info("rate_limit.storage_recovered", extra={"storage": self.storage_scheme})
         return response
-
-
-def ip_limit(source: Source, limits: Limits) -> str:
-    """Return the per-IP limit of a source: its own, else the browser-form or the general default."""
-    if source.ip_rate_limit:
-        return source.ip_rate_limit
-    return limits.per_ip_browser if source.auth == "none" else limits.per_ip
 
 
 def storage_options(url: str) -> dict[str, float]:
