@@ -10,6 +10,7 @@ from app import logs
 from app.cli_worker import add_metrics_arguments
 from app.config import ConfigError, Settings, Source, config_path, load_settings
 from app.config.summary import mask, storage_location, summarize, url_without_password, url_without_query
+from app.intake.limit_settings import ip_limit, source_limit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,9 +200,7 @@ def _describe_limits(settings: Settings) -> str:
 
 
 def _describe_source_limits(source: Source, settings: Settings) -> str:
-    from app.intake.ratelimits import ip_limit
-
-    rate = source.rate_limit or settings.limits.per_source
+    rate = source_limit(source, settings.limits)
     described = f"{rate} per source, {ip_limit(source, settings.limits)} per client IP"
     return described + (f"; honeypot field {source.honeypot!r}" if source.honeypot else "")
 

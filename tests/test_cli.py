@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,26 @@ def test_module_entry_point_runs():
 
     assert completed.returncode == 1
     assert "file not found" in completed.stderr
+
+
+def test_check_config_without_metrics_directory(tmp_path):
+    # In multiprocess mode prometheus_client opens a file in this directory when a metric without labels is created.
+    path = tmp_path / "relay.toml"
+    path.write_text(LIMITED_CONFIG)
+    environ = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing")}
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "app", "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environ,
+        timeout=60,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "10/minute per client IP" in completed.stdout
+    assert "Traceback" not in completed.stderr
 
 
 def test_preview_shows_request_without_sending(example_environ, capsys):

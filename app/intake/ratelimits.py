@@ -11,14 +11,19 @@ Counters live in `[limits].storage_url`: memory for one process, Redis when
 several processes share the limits. When Redis cannot be reached the limits
 fail open: each process counts in its own memory instead, which is never
 stricter than the shared count, so no lead is refused because Redis is down.
+Only a storage error switches to memory: an error in the relay's own key and
+limit lookups is logged and replaced by a safe value (see `_guarded`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
@@ -28,12 +33,15 @@ from flask_limiter.errors import RateLimitExceeded
 from prometheus_client import Counter
 
 from app.answers import error_response
-from app.config.model import Limits, Settings, Source
+from app.config.model import Settings
 from app.errors import RateLimited
 from app.intake.clients import client_ip
+from app.intake.limit_settings import ip_limit, source_limit
 from app.log_throttle import LogThrottle
 
 log = logging.getLogger("relay.limits")
+
+Result = TypeVar("Result")
 
 EXTENSION = "relay_rate_limits"
 INTAKE_BLUEPRINT = "intake"
@@ -64,13 +72,22 @@ class IntakeLimits:
         limits = settings.limits
         self.trusted_proxies = settings.trusted_proxies
         self.ip_limits = {name: ip_limit(source, limits) for name, source in settings.sources.items()}
-        self.source_limits = {name: source.rate_limit or limits.per_source for name, source in settings.sources.items()}
+        self.source_limits = {name: source_limit(source, limits) for name, source in settings.sources.items()}
         self.default_ip_limit = limits.per_ip
+        self.default_source_limit = limits.per_source
         self.storage_scheme = urlsplit(limits.storage_url).scheme
 
-        per_ip = Limit(self._ip_limit, key_function=self._client_key, scope=self._ip_scope, per_method=True)
+        self._lookup_failure_logs = LogThrottle(BREACH_LOG_SECONDS)
+        # A failed lookup counts the client with all clients the relay cannot tell apart, which is stricter.
+        client_key = self._guarded(self._client_key, UNKNOWN_CLIENT)
+        per_ip = Limit(
+            self._guarded(self._ip_limit, limits.per_ip),
+            key_function=client_key,
+            scope=self._guarded(self._ip_scope, f"ip:{UNKNOWN_SOURCE}"),
+            per_method=True,
+        )
         self.limiter = Limiter(
-            self._client_key,
+            client_key,
             default_limits=[per_ip],
             storage_uri=limits.storage_url,
             storage_options=storage_options(limits.storage_url),
@@ -87,7 +104,10 @@ class IntakeLimits:
         # The view checks this limit once the request has authenticated, with the limit and key of its source.
         # override_defaults=False keeps the per-IP limit in force on the routes where this limit has run.
         self.source_limit = self.limiter.limit(
-            self._source_limit, key_func=self._source_name, scope=SOURCE_SCOPE, override_defaults=False
+            self._guarded(self._source_limit, limits.per_source),
+            key_func=self._guarded(self._source_name, UNKNOWN_SOURCE),
+            scope=SOURCE_SCOPE,
+            override_defaults=False,
         )
 
         self._storage_lock = threading.Lock()
@@ -103,6 +123,25 @@ class IntakeLimits:
         # Flask-Limiter checks a limit used as a context manager on entering the block.
         with self.source_limit:
             pass
+
+    def _guarded(self, lookup: Callable[..., Result], fallback: Result) -> Callable[..., Result]:
+        """Wrap a lookup Flask-Limiter calls per request so that an error in it is logged and yields `fallback`.
+
+        Flask-Limiter 4.1 takes any exception raised while it checks a request for a storage failure, and then
+        counts in each process's memory. A request that makes a lookup fail must not switch off the shared count.
+        """
+
+        @functools.wraps(lookup)
+        def guarded(*args: object) -> Result:
+            try:
+                return lookup(*args)
+            except Exception:
+                failures = self._lookup_failure_logs.due(lookup.__name__)
+                if failures:
+                    log.exception("rate_limit.lookup_failed", extra={"lookup": lookup.__name__, "failures": failures})
+                return fallback
+
+        return guarded
 
     def _client_key(self) -> str:
         address = client_ip(request, self.trusted_proxies)
@@ -122,7 +161,8 @@ class IntakeLimits:
         return self.ip_limits.get(self._known_source(), self.default_ip_limit)
 
     def _source_limit(self) -> str:
-        return self.source_limits[self._source_name()]
+        # Flask-Limiter reads this limit on every request to a route where it has run once, unknown sources included.
+        return self.source_limits.get(self._known_source(), self.default_source_limit)
 
     def _breach_response(self, error: RateLimitExceeded) -> Response:
         by_source = error.limit.scope == SOURCE_SCOPE
@@ -132,6 +172,12 @@ class IntakeLimits:
             message = (
                 f"this source's rate limit of {error.limit.limit} is used up; retry after {retry_after} seconds "
                 f"(the relay's operator sets it with sources.{name}.rate_limit or [limits].per_source)"
+            )
+        elif name == UNKNOWN_SOURCE:
+            message = (
+                f"your address's rate limit of {error.limit.limit} for unknown sources is used up; retry after "
+                f"{retry_after} seconds (all unknown sources share one count per address, which the relay's "
+                "operator sets with [limits].per_ip)"
             )
         else:
             message = (
@@ -179,13 +225,6 @@ class IntakeLimits:
         elif changed:
             log.info("rate_limit.storage_recovered", extra={"storage": self.storage_scheme})
         return response
-
-
-def ip_limit(source: Source, limits: Limits) -> str:
-    """Return the per-IP limit of a source: its own, else the browser-form or the general default."""
-    if source.ip_rate_limit:
-        return source.ip_rate_limit
-    return limits.per_ip_browser if source.auth == "none" else limits.per_ip
 
 
 def storage_options(url: str) -> dict[str, float]:

@@ -8,6 +8,7 @@ import socket
 import pytest
 from prometheus_client import REGISTRY
 
+from app.intake import ratelimits
 from tests.conftest import PB_URL, SUCCESS, TOKEN, auth, build_app
 from tests.redis_server import keys_under
 
@@ -44,6 +45,12 @@ def browser_client(document, pb, *, per_ip_browser: str):
 
 def statuses(responses) -> list[int]:
     return [response.status_code for response in responses]
+
+
+def counts_in_memory(app) -> bool:
+    """Return whether the app's limiter has switched from its storage to the in-memory fallback."""
+    limiter = app.extensions[ratelimits.EXTENSION].limiter
+    return limiter.limiter.storage is not limiter.storage
 
 
 def rate_limited_count(limit: str) -> float:
@@ -148,6 +155,95 @@ class TestPerIp:
         answers = [preflight(), post(client, source="form", headers=BROWSER), preflight()]
 
         assert statuses(answers) == [204, 201, 429]
+
+
+class TestUnknownSource:
+    def test_not_found_after_accepted_lead(self, limited, pb, caplog):
+        # An accepted lead makes Flask-Limiter look up the per-source limit on every later intake request.
+        pb.get(PB_URL, body=SUCCESS)
+        client = build_app(limited).test_client()
+
+        accepted = post(client)
+        unknown = post(client, source="nosuch", headers={}, data={"x": "1"})
+
+        assert accepted.status_code == 201
+        assert unknown.status_code == 404
+        assert unknown.get_json()["reason"] == "not_found"
+        assert "rate_limit.storage_unavailable" not in [record.msg for record in caplog.records]
+
+
+    def test_breach_names_per_ip_key(self, limited):
+        limited["limits"]["per_ip"] = "1/minute"
+        client = build_app(limited).test_client()
+
+        answers = [post(client, source="nope-1"), post(client, source="nope-2")]
+
+        assert statuses(answers) == [404, 429]
+        message = answers[1].get_json()["message"]
+        assert "[limits].per_ip" in message
+        assert "unknown sources" in message
+        assert "sources.-unknown-" not in message
+
+
+class TestNoFallbackWithoutStorageError:
+    """Flask-Limiter counts in memory after any error while it checks a request, so only storage errors may reach it."""
+
+    @pytest.mark.parametrize(
+        ("source", "headers", "peer"),
+        [
+            ("nosuch", {}, "203.0.113.5"),
+            ("-unknown-", {}, "203.0.113.5"),
+            ("%C3%A9t%C3%A9", {}, "203.0.113.5"),
+            ("x" * 500, {}, "203.0.113.5"),
+            ("landing", {"X-Forwarded-For": "not-an-ip, ::ffff:zz"}, "10.0.0.2"),
+            ("landing", {}, ""),
+        ],
+    )
+    def test_request_content_keeps_storage(self, limited, pb, source, headers, peer):
+        limited["server"] = {"trusted_proxies": ["10.0.0.0/8"]}
+        pb.get(PB_URL, body=SUCCESS)
+        app = build_app(limited)
+        client = app.test_client()
+        post(client)
+
+        answer = post(client, source=source, headers={**auth(), **headers}, peer=peer)
+        preflight = client.options(f"/v1/leads/{source}", headers=BROWSER, environ_overrides={"REMOTE_ADDR": peer})
+
+        assert answer.status_code in (201, 404)
+        assert preflight.status_code < 500
+        assert not counts_in_memory(app)
+
+    def test_failing_key_function_keeps_storage(self, limited, pb, monkeypatch, caplog):
+        pb.get(PB_URL, body=SUCCESS)
+        app = build_app(limited)
+        client = app.test_client()
+
+        def broken_client_ip(*args):
+            raise ValueError("broken on purpose")
+
+        monkeypatch.setattr(ratelimits, "client_ip", broken_client_ip)
+        answers = [post(client), post(client)]
+
+        assert statuses(answers) == [201, 201]
+        assert not counts_in_memory(app)
+        failures = [record for record in caplog.records if record.msg == "rate_limit.lookup_failed"]
+        assert len(failures) == 1
+        assert failures[0].levelno == logging.ERROR
+
+    def test_unknown_source_keeps_shared_storage(self, limited, pb, redis_prefix):
+        url, prefix = redis_prefix
+        limited["limits"].update(storage_url=url, key_prefix=prefix)
+        pb.get(PB_URL, body=SUCCESS)
+        app = build_app(limited)
+        client = app.test_client()
+
+        accepted = post(client)
+        unknown = post(client, source="nosuch", headers={}, data={"x": "1"})
+
+        assert accepted.status_code == 201
+        assert unknown.status_code == 404
+        assert not counts_in_memory(app)
+        assert keys_under(url, prefix)
 
 
 class TestPerSource:
