@@ -182,7 +182,15 @@ class RelayRequest(Request):
 
 
 class DiscardedUpload(io.RawIOBase):
-    """A file part's stream that keeps nothing. It accepts every write and reads back empty."""
+    """A file part's stream that keeps only its size. It accepts every write and reads back empty.
+
+    Seeking to the end returns the number of bytes written, so the field limits can still
+    reject a file part that is too large.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
 
     def readable(self) -> bool:
         return True
@@ -194,13 +202,14 @@ class DiscardedUpload(io.RawIOBase):
         return True
 
     def write(self, data) -> int:
+        self.size += len(data)
         return len(data)
 
     def readinto(self, buffer) -> int:
         return 0
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return 0
+        return self.size if whence == io.SEEK_END else 0
 
 
 def _decode_utf8(raw: bytes) -> str:
