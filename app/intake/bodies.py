@@ -13,6 +13,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app.config.model import Limits
 from app.errors import BadBody, TooLarge, UnsupportedContentType
+from app.intake.raw_body import read_raw
 from app.leads import Lead
 from app.schemas.normalize import to_text
 
@@ -35,11 +36,11 @@ def read_body(request: Request, limits: Limits) -> Body:
     mimetype = request.mimetype
 
     if mimetype == "application/json" or mimetype.endswith("+json"):
-        body = _read_json(request.get_data(cache=True), limits)
+        body = _read_json(read_raw(request, limits), limits)
     elif mimetype == "application/x-www-form-urlencoded":
-        body = _read_urlencoded(request.get_data(cache=True), limits)
+        body = _read_urlencoded(read_raw(request, limits), limits)
     elif mimetype == "multipart/form-data":
-        body = _read_multipart(request, request.get_data(cache=True), limits)
+        body = _read_multipart(request, read_raw(request, limits), limits)
     elif not mimetype:
         raise UnsupportedContentType(f"the Content-Type header is missing; send {ACCEPTED_TYPES}")
     else:

@@ -1,0 +1,26 @@
+"""Read a request's raw body once, with its size bounded by [limits].max_body_bytes."""
+
+from __future__ import annotations
+
+from flask import Request
+
+from app.config.model import Limits
+from app.errors import TooLarge
+
+
+def read_raw(request: Request, limits: Limits) -> bytes:
+    """Return the request's body, cached for later reads, raising TooLarge when it is over max_body_bytes.
+
+    The app sets MAX_CONTENT_LENGTH one byte above max_body_bytes. Werkzeug cuts a body without a
+    Content-Length (chunked) at MAX_CONTENT_LENGTH without an error, so a body longer than
+    max_body_bytes shows as one more byte than the limit allows.
+    """
+    raw = request.get_data(cache=True)
+    if len(raw) > limits.max_body_bytes:
+        raise TooLarge(body_too_large_message(limits.max_body_bytes))
+    return raw
+
+
+def body_too_large_message(max_body_bytes: int) -> str:
+    """Return the message for a body over the size limit."""
+    return f"the body is over the size limit of {max_body_bytes} bytes ([limits].max_body_bytes); send a smaller body"
