@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Request
+from gunicorn.http.errors import NoMoreData, ParseException
+from werkzeug.exceptions import ClientDisconnected
 
 from app.config.model import Limits
-from app.errors import TooLarge
+from app.errors import BadBody, TooLarge
 
 
 def read_raw(request: Request, limits: Limits) -> bytes:
@@ -15,7 +17,14 @@ def read_raw(request: Request, limits: Limits) -> bytes:
     Content-Length (chunked) at MAX_CONTENT_LENGTH without an error, so a body longer than
     max_body_bytes shows as one more byte than the limit allows.
     """
-    raw = request.get_data(cache=True)
+    try:
+        raw = request.get_data(cache=True)
+    except ParseException as error:
+        # Gunicorn raises these from wsgi.input on bad chunked framing: a chunk size, extension or terminator.
+        message = f"the chunked body is malformed ({error}); send valid chunked encoding or a Content-Length"
+        raise BadBody(message) from None
+    except (NoMoreData, ClientDisconnected):
+        raise BadBody("the body ended before its announced length; send the whole body") from None
     if len(raw) > limits.max_body_bytes:
         raise TooLarge(body_too_large_message(limits.max_body_bytes))
     return raw

@@ -202,3 +202,22 @@ def test_chunked_body_over_limit_gets_413(limited_relay, simulator, body, conten
     assert answer.json()["reason"] == "too_large"
     assert "[limits].max_body_bytes" in answer.json()["message"]
     assert "chunked.big" not in json.dumps(simulator.received())
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b"ZZ\r\nemail=a\r\n0\r\n\r\n", b"7\r\nemail=aXX0\r\n\r\n", b"7;bad ext\x01\r\nemail=a\r\n0\r\n\r\n"],
+    ids=["bad-size", "missing-terminator", "bad-extension"],
+)
+def test_malformed_chunked_body_gets_400(limited_relay, chunks):
+    head = (
+        "POST /v1/leads/form HTTP/1.1\r\nHost: relay\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+
+    answer = exchange(limited_relay, head + chunks)
+
+    assert answer.status == 400
+    assert answer.json()["reason"] == "unparseable_body"
+    assert "chunked" in answer.json()["message"]
