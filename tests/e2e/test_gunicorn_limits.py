@@ -129,6 +129,7 @@ def test_slow_body_gets_408_and_close(limited_relay):
     answer = exchange(limited_relay, head + b"email=a%40e")
 
     assert answer.status == 408
+    assert answer.headers["connection"] == "close"
     assert answer.json()["reason"] == "body_timeout"
     assert "[limits].body_timeout" in answer.json()["message"]
 
