@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
 
     app = Flask(__name__)
     app.request_class = RelayRequest
-    app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_bytes
+    # One byte over the limit, so that read_raw can tell a chunked body cut at this length from one that fits.
+    app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_bytes + 1
     app.config["MAX_FORM_PARTS"] = settings.limits.max_fields
     # max_value_chars bounds each form value with a clear message, so werkzeug's own bound is the body's size.
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.limits.max_body_bytes

@@ -55,10 +55,34 @@ class RelayGeventWorker(GeventWorker):
         except Exception:  # The client may be gone, and gunicorn ignores this failure the same way.
             self.log.debug("Failed to send error message.")
 
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = ClosingApp(self.wsgi)
+
     def _https(self) -> bool:
-        app = getattr(self, "wsgi", None)
+        app = getattr(getattr(self, "wsgi", None), "app", None)
         relay = getattr(app, "extensions", {}).get("relay") if app is not None else None
         return relay is not None and is_https(relay.settings.public_url)
+
+
+class ClosingApp:
+    """WSGI wrapper: a response with `Connection: close` makes gunicorn close the connection after it.
+
+    Gunicorn 27 drops the application's Connection header and sends its own, keep-alive unless it
+    decided to close, so the app's request to close would otherwise be lost.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            if any(name.lower() == "connection" and value.lower() == "close" for name, value in headers):
+                # gunicorn's start_response is a method of its Response, which sends the Connection header.
+                start_response.__self__.force_close()
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
 def json_error_response(status_line: str, *, https: bool) -> bytes:

@@ -11,8 +11,9 @@ from werkzeug.exceptions import HTTPException
 
 from app import logs, metrics
 from app.answers import error_response
-from app.errors import BadBody, MethodNotAllowed, NotFound, RelayError, TooLarge
+from app.errors import BadBody, BodyTimeout, MethodNotAllowed, NotFound, RelayError, TooLarge
 from app.intake.clients import from_trusted_proxy
+from app.intake.raw_body import body_too_large_message
 from app.relay import current_relay
 from app.security_headers import add_security_headers, is_https
 
@@ -33,7 +34,6 @@ _HTTP_MESSAGES = {
     400: "the request could not be read",
     404: "no such route; leads go to POST /v1/leads/<source>",
     405: "this method is not allowed here; leads go to POST /v1/leads/<source>",
-    413: "the body is over the size limit of {max_body_bytes} bytes ([limits].max_body_bytes); send a smaller body",
 }
 
 
@@ -78,7 +78,11 @@ def _finish_request(response: Response) -> Response:
 def _relay_error(error: RelayError) -> Response:
     log.info("request.refused", extra={"reason": error.reason, "http_status": error.http_status})
     metrics.error_answered(_source_label(), error.http_status, error.reason)
-    return error_response(error)
+    response = error_response(error)
+    if isinstance(error, BodyTimeout):
+        # The rest of the body may still arrive, so the server closes the connection after this response.
+        response.headers["Connection"] = "close"
+    return response
 
 
 def _source_label() -> str:
@@ -94,9 +98,14 @@ def _http_error(error: HTTPException) -> Response:
         relay_error = RelayError(error.description or "the request failed")
         relay_error.http_status, relay_error.reason = code, f"http_{code}"
     else:
-        max_body_bytes = current_app.config.get("MAX_CONTENT_LENGTH")
-        relay_error = relay_error_class(_HTTP_MESSAGES[code].format(max_body_bytes=max_body_bytes))
+        relay_error = relay_error_class(_http_message(code))
     return _relay_error(relay_error)
+
+
+def _http_message(code: int) -> str:
+    if code == 413:
+        return body_too_large_message(current_relay().settings.limits.max_body_bytes)
+    return _HTTP_MESSAGES[code]
 
 
 def _unexpected_error(error: Exception) -> Response:

@@ -14,6 +14,7 @@ from app.idempotency import SignedRequest
 from app.intake import cors
 from app.intake.allowlist import require_allowed_client
 from app.intake.hmac_signature import verify_hmac
+from app.intake.raw_body import read_raw
 from app.intake.standard_webhooks import verify_standard_webhook
 
 SIGNED_MODES = ("signature", "hmac", "standard_webhooks")
@@ -42,7 +43,7 @@ def authenticate(source: Source, adapter: Adapter, request: Request) -> SignedRe
 
 def _verify_signed(source: Source, adapter: Adapter, request: Request) -> SignedRequest:
     checks = {
-        "body": request.get_data(cache=True),
+        "body": read_raw(request, current_app.extensions["relay"].settings.limits),
         "headers": request.headers,
         "secrets": source.signing_secrets,
         "tolerance": source.signature_tolerance,

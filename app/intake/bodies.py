@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import parse_qsl
@@ -13,6 +14,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app.config.model import Limits
 from app.errors import BadBody, TooLarge, UnsupportedContentType
+from app.intake.raw_body import read_raw
 from app.leads import Lead
 from app.schemas.normalize import to_text
 
@@ -35,11 +37,11 @@ def read_body(request: Request, limits: Limits) -> Body:
     mimetype = request.mimetype
 
     if mimetype == "application/json" or mimetype.endswith("+json"):
-        body = _read_json(request.get_data(cache=True), limits)
+        body = _read_json(read_raw(request, limits), limits)
     elif mimetype == "application/x-www-form-urlencoded":
-        body = _read_urlencoded(request.get_data(cache=True), limits)
+        body = _read_urlencoded(read_raw(request, limits), limits)
     elif mimetype == "multipart/form-data":
-        body = _read_multipart(request, request.get_data(cache=True), limits)
+        body = _read_multipart(request, read_raw(request, limits), limits)
     elif not mimetype:
         raise UnsupportedContentType(f"the Content-Type header is missing; send {ACCEPTED_TYPES}")
     else:
@@ -56,7 +58,7 @@ def _read_json(raw: bytes, limits: Limits) -> Body:
 
     try:
         # Decimal text stays as written, so 1.50 is not turned into 1.5.
-        document = json.loads(text, parse_float=str, parse_constant=_reject_constant)
+        document = json.loads(text, parse_float=str, parse_int=_parse_int, parse_constant=_reject_constant)
     except (json.JSONDecodeError, ValueError) as error:
         raise BadBody(f"the body is not valid JSON: {error}") from None
     except RecursionError:
@@ -65,7 +67,9 @@ def _read_json(raw: bytes, limits: Limits) -> Body:
     if _depth(document) > limits.max_json_depth:
         raise BadBody(f"the JSON body is nested deeper than {limits.max_json_depth} levels")
 
+    _reject_long_numbers(document)
     _check_encodable(document)
+
     document = _single_object(document)
     return Body(kind="json", document=document, pairs=list(flatten(document)))
 
@@ -76,6 +80,36 @@ def _check_encodable(document: Any) -> None:
         json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise BadBody("the JSON body has a \\u escape of a lone surrogate, which is not text; send UTF-8") from None
+
+
+class _LongNumber(str):
+    """The text of a JSON integer with more digits than Python converts (sys.get_int_max_str_digits())."""
+
+
+def _parse_int(text: str) -> int | _LongNumber:
+    try:
+        return int(text)
+    except ValueError:
+        return _LongNumber(text)
+
+
+def _reject_long_numbers(node: Any, path: str = "") -> None:
+    """Raise BadBody naming the first field whose integer is too long to convert."""
+    if isinstance(node, _LongNumber):
+        where = f"field {path[:100]!r}" if path else "the JSON body"
+        raise BadBody(
+            f"the number in {where} has {len(node.lstrip('-'))} digits, more than "
+            f"{sys.get_int_max_str_digits()}; send it as a JSON string"
+        )
+
+    if isinstance(node, dict):
+        children = [(f"{path}.{key}" if path else str(key), value) for key, value in node.items()]
+    elif isinstance(node, list):
+        children = [(f"{path}.{index}" if path else str(index), item) for index, item in enumerate(node)]
+    else:
+        return
+    for child_path, child in children:
+        _reject_long_numbers(child, child_path)
 
 
 def _reject_constant(name: str) -> None:

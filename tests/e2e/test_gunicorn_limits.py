@@ -36,7 +36,7 @@ def limited_relay(simulator, tmp_path_factory):
     # One call slot, so concurrent posts show the bound under gevent.
     config_text = config_text.replace("allow_insecure_url = true\n", "allow_insecure_url = true\nmax_concurrent = 1\n")
     assert "[limits]\n" in config_text
-    config_text = config_text.replace("[limits]\n", "[limits]\nbody_timeout = 1\n")
+    config_text = config_text.replace("[limits]\n", "[limits]\nbody_timeout = 1\nmax_body_bytes = 20000\n")
     config.write_text(config_text + SERVER)
 
     processes, relay = launch_relay(config, directory / "relay.log", web_workers=1, with_worker=False)
@@ -129,6 +129,7 @@ def test_slow_body_gets_408_and_close(limited_relay):
     answer = exchange(limited_relay, head + b"email=a%40e")
 
     assert answer.status == 408
+    assert answer.headers["connection"] == "close"
     assert answer.json()["reason"] == "body_timeout"
     assert "[limits].body_timeout" in answer.json()["message"]
 
@@ -173,3 +174,51 @@ def test_one_call_slot_queues_concurrent_posts(limited_relay, simulator):
     assert deferred
     assert all(answer.json()["reason"] == "concurrency_limit" for answer in deferred)
     assert len([call for call in simulator.received() if "slot" in json.dumps(call)]) == codes.count(201)
+
+
+def chunked_post(body: bytes, content_type: str, chunk_size: int = 4096) -> bytes:
+    """Return a raw POST to the form source with the body in chunked transfer coding and no Content-Length."""
+    head = (
+        "POST /v1/leads/form HTTP/1.1\r\nHost: relay\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: {content_type}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    chunks = [body[start:start + chunk_size] for start in range(0, len(body), chunk_size)]
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"email=chunked.big%40example.com&" + b"&".join(b"q%d=%s" % (n, b"y" * 15000) for n in range(40)),
+         "application/x-www-form-urlencoded"),
+        (json.dumps({"email": "chunked.big@example.com", "notes": "n" * 600_000}).encode(), "application/json"),
+    ],
+    ids=["form", "json"],
+)
+def test_chunked_body_over_limit_gets_413(limited_relay, simulator, body, content_type):
+    answer = exchange(limited_relay, chunked_post(body, content_type))
+
+    assert answer.status == 413
+    assert answer.json()["reason"] == "too_large"
+    assert "[limits].max_body_bytes" in answer.json()["message"]
+    assert "chunked.big" not in json.dumps(simulator.received())
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b"ZZ\r\nemail=a\r\n0\r\n\r\n", b"7\r\nemail=aXX0\r\n\r\n", b"7;bad ext\x01\r\nemail=a\r\n0\r\n\r\n"],
+    ids=["bad-size", "missing-terminator", "bad-extension"],
+)
+def test_malformed_chunked_body_gets_400(limited_relay, chunks):
+    head = (
+        "POST /v1/leads/form HTTP/1.1\r\nHost: relay\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+
+    answer = exchange(limited_relay, head + chunks)
+
+    assert answer.status == 400
+    assert answer.json()["reason"] == "unparseable_body"
+    assert "chunked" in answer.json()["message"]

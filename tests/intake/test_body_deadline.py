@@ -85,6 +85,7 @@ def test_app_responds_408(document):
     )
 
     assert response.status_code == 408
+    assert response.headers["Connection"] == "close"
     assert response.get_json()["reason"] == "body_timeout"
 
 

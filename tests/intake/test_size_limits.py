@@ -171,3 +171,18 @@ def test_deep_json_names_limit(document, pb):
 
     assert response.status_code == 400
     assert "deeper than 4 levels" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ('{"email": "ann@example.com", "answers": {"budget": ' + "9" * 5000 + "}}", "'answers.budget'"),
+    ('{"email": "ann@example.com", "ids": [1, -' + "9" * 5000 + "]}", "'ids.1'"),
+], ids=["nested-field", "list-item"])
+def test_json_integer_too_long(limited_client, pb, body, where):
+    response = limited_client.post("/v1/leads/landing", data=body, headers=auth(), content_type="application/json")
+
+    assert response.status_code == 400
+    message = response.get_json()["message"]
+    assert where in message
+    assert "5000 digits" in message
+    assert "set_int_max_str_digits" not in message
+    assert len(pb.calls) == 0
