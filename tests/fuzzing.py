@@ -40,7 +40,8 @@ def fuzz_document() -> dict[str, Any]:
     document["admin"] = {"token": ADMIN_TOKEN}
     # Sequential test requests never overlap, so a repeat has nothing to wait for.
     document["delivery"] = {"repeat_wait": 0}
-    sources = document["sources"]
+    # Only the sources below, so SOURCES names every one that exists.
+    sources = document["sources"] = {}
     for adapter, name in zip(ADAPTERS, TOKEN_SOURCES, strict=True):
         sources[name] = {"customer": "acme", "adapter": adapter, "tokens": [TOKEN, OTHER_TOKEN]}
     sources[ALWAYS_200_SOURCE] = {
