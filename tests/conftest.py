@@ -26,6 +26,21 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "payloads"
 # The redis_prefix fixture, for rate-limit tests that share a Redis server.
 pytest_plugins = ["tests.redis_server"]
 
+# Shared sender payloads -> the adapter that reads each.
+FIXTURE_ADAPTERS = {
+    "html_form": "form",
+    "zapier_webhooks_post": "zapier",
+    "zapier_webhooks_post_json": "zapier",
+    "cf7_to_webhook": "cf7",
+    "unbounce": "unbounce",
+    "typeform": "typeform",
+    "jotform": "jotform",
+    "gravity_forms_webhooks": "gravity_forms",
+    "elementor_pro_forms": "elementor",
+    "webflow_form_submission": "webflow",
+    "facebook_lead_ads_graph_lead": "meta_lead_ads",
+}
+
 
 def base_document() -> dict[str, Any]:
     """Return a valid configuration document with one customer and one source."""

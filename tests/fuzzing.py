@@ -40,7 +40,10 @@ def fuzz_document() -> dict[str, Any]:
     document["admin"] = {"token": ADMIN_TOKEN}
     # Sequential test requests never overlap, so a repeat has nothing to wait for.
     document["delivery"] = {"repeat_wait": 0}
-    sources = document["sources"]
+    # Every example comes from one address, and the rate limits have tests of their own.
+    document["limits"] = {"per_ip": "1000000/minute", "per_source": "1000000/minute", "per_ip_browser": "1000000/minute"}
+    # Only the sources below, so SOURCES names every one that exists.
+    sources = document["sources"] = {}
     for adapter, name in zip(ADAPTERS, TOKEN_SOURCES, strict=True):
         sources[name] = {"customer": "acme", "adapter": adapter, "tokens": [TOKEN, OTHER_TOKEN]}
     sources[ALWAYS_200_SOURCE] = {

@@ -39,9 +39,9 @@ def _migrated_sqlite_template() -> Path:
     return path
 
 
-def fresh_sqlite_url() -> str:
-    """Return the URL of a new, migrated SQLite store of its own."""
-    path = Path(tempfile.mkdtemp(prefix="relay-test-")) / "relay.db"
+def fresh_sqlite_url(directory: str | Path | None = None) -> str:
+    """Return the URL of a new, migrated SQLite store of its own, in `directory` or the temporary folder."""
+    path = Path(tempfile.mkdtemp(prefix="relay-test-", dir=directory)) / "relay.db"
     shutil.copyfile(_migrated_sqlite_template(), path)
     return f"sqlite:///{path}"
 

@@ -5,23 +5,11 @@ from __future__ import annotations
 import pytest
 
 from app.leads import STANDARD_FIELDS
-from tests.conftest import load_fixture
+from tests.conftest import FIXTURE_ADAPTERS, load_fixture
 from tests.e2e.conftest import VENDOR_KEY
 
-# Fixture name -> the relay source that receives it; each tool's source uses its adapter.
-SENDERS = {
-    "html_form": "form",
-    "zapier_webhooks_post": "zapier",
-    "zapier_webhooks_post_json": "zapier",
-    "cf7_to_webhook": "cf7",
-    "unbounce": "unbounce",
-    "typeform": "typeform",
-    "jotform": "jotform",
-    "gravity_forms_webhooks": "gravity_forms",
-    "elementor_pro_forms": "elementor",
-    "webflow_form_submission": "webflow",
-    "facebook_lead_ads_graph_lead": "meta_lead_ads",
-}
+# Fixture name -> the relay source that receives it; each tool's source is named after its adapter.
+SENDERS = FIXTURE_ADAPTERS
 
 # Fixtures a plain form source with a field map also reads, as a partner system would post them.
 FLAT_SENDERS = {"zapier_webhooks_post": "form", "zapier_webhooks_post_json": "zapier-json", "cf7_to_webhook": "form"}
