@@ -41,7 +41,8 @@ def fuzz_document() -> dict[str, Any]:
     # Sequential test requests never overlap, so a repeat has nothing to wait for.
     document["delivery"] = {"repeat_wait": 0}
     # Every example comes from one address, and the rate limits have tests of their own.
-    document["limits"] = {"per_ip": "1000000/minute", "per_source": "1000000/minute", "per_ip_browser": "1000000/minute"}
+    unlimited = "1000000/minute"
+    document["limits"] = {"per_ip": unlimited, "per_source": unlimited, "per_ip_browser": unlimited}
     # Only the sources below, so SOURCES names every one that exists.
     sources = document["sources"] = {}
     for adapter, name in zip(ADAPTERS, TOKEN_SOURCES, strict=True):
