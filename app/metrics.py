@@ -20,6 +20,8 @@ from typing import ParamSpec
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from app.log_throttle import LogThrottle
+
 log = logging.getLogger("relay.metrics")
 
 # The relay's own metrics, apart from prometheus_client's default registry and its process collectors,
@@ -88,9 +90,9 @@ breaker_transitions = Counter(
 
 P = ParamSpec("P")
 
-# Recording failures in this process; the first and then one in every FAILURE_LOG_EVERY are logged.
-_failures = 0
-FAILURE_LOG_EVERY = 1000
+# A broken metrics directory fails every recording, so the failures are logged once a minute with their count.
+FAILURE_LOG_SECONDS = 60.0
+_failure_log = LogThrottle(FAILURE_LOG_SECONDS)
 
 
 def _never_raises(record: Callable[P, None]) -> Callable[P, None]:
@@ -98,14 +100,13 @@ def _never_raises(record: Callable[P, None]) -> Callable[P, None]:
 
     @functools.wraps(record)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        global _failures
         try:
             record(*args, **kwargs)
         except Exception as error:
-            _failures += 1
-            if _failures % FAILURE_LOG_EVERY == 1:
+            failures = _failure_log.due()
+            if failures:
                 log.error("metrics.record_failed", extra={"error": f"{type(error).__name__}: {error}",
-                                                          "failures": _failures})
+                                                          "failures": failures})
 
     return wrapper
 

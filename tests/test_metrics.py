@@ -262,3 +262,21 @@ def test_recording_fault_never_fails_request(client, pb, monkeypatch):
     response = client.post("/v1/leads/landing", data=LEAD, headers=auth())
 
     assert response.status_code == 201
+
+
+def test_recording_failure_logged_once(monkeypatch, caplog):
+    from app import metrics
+
+    def broken(*args, **kwargs):
+        raise OSError("metrics directory removed")
+
+    monkeypatch.setattr(metrics, "leads_received", type("Broken", (), {"labels": staticmethod(broken)})())
+    monkeypatch.setattr(metrics, "_failure_log", metrics.LogThrottle(metrics.FAILURE_LOG_SECONDS))
+
+    with caplog.at_level("ERROR", logger="relay.metrics"):
+        for _ in range(5):
+            metrics.lead_answered("landing", "delivered", repeat=False)
+
+    lines = [record for record in caplog.records if record.getMessage() == "metrics.record_failed"]
+    assert len(lines) == 1
+    assert "metrics directory removed" in lines[0].error
