@@ -25,7 +25,7 @@ def _digest(text: str) -> str:
 
 @dataclass(frozen=True)
 class SignedRequest:
-    """What a verified signature proves about a request, used to recognize a replay of it."""
+    """The proof a verified signature gives about a request, used to recognize a replay of it."""
 
     # The verified signature's bytes: only this exact request carries them.
     signature: bytes | None = None

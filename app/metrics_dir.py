@@ -4,9 +4,9 @@ prometheus_client's multiprocess mode keeps each process's values in files
 named after its pid, in the directory PROMETHEUS_MULTIPROC_DIR names, and a
 scrape sums them. The variable must be set before prometheus_client is
 imported. When the operator has not set it, gunicorn and the delivery worker
-both use a private folder in the temporary directory named after the
-configuration file's real path, so processes on one host that read the same
-file share it and one scrape includes all of them.
+both use a private folder in the temporary directory, named after the
+configuration file's real path. So processes on one host that read the same
+file share it, and one scrape includes all of them.
 
 This module imports nothing from prometheus_client at load time, so that
 gunicorn's master can use it without creating metric files of its own.

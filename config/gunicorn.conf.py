@@ -28,10 +28,11 @@ os.environ["RELAY_POOL_SIZE"] = str(worker_connections)
 timeout = 30
 keepalive = 5
 
-# What a sender controls before the app receives the request. The request line contains the URL, query token
-# included, and the header limits allow the headers that browsers and a chain of proxies add. Longer lines get 414,
-# more or larger headers 431, both as the relay's JSON envelope. Headers that take longer than `keepalive` seconds
-# to arrive close the connection, and the app bounds the body with [limits].body_timeout.
+# Bounds on the request line and headers, which a sender controls before the app receives the request.
+# The request line contains the URL, query token included, and the header limits allow the headers that
+# browsers and proxies add. Longer lines get 414, more or larger headers 431, both as the relay's JSON
+# envelope. Headers that take longer than `keepalive` seconds to arrive close the connection, and the app
+# bounds the body with [limits].body_timeout.
 limit_request_line = int(os.environ.get("RELAY_LIMIT_REQUEST_LINE", 4094))
 limit_request_fields = int(os.environ.get("RELAY_LIMIT_REQUEST_FIELDS", 100))
 limit_request_field_size = int(os.environ.get("RELAY_LIMIT_REQUEST_FIELD_SIZE", 8190))
