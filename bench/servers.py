@@ -40,6 +40,12 @@ url = "{storage_url}"
 level = "INFO"
 format = "json"
 
+# wrk sends every lead from one address, so the default per-IP limit would answer 429 after 120 leads.
+# The limits are still checked on every request, in each process's memory as by default.
+[limits]
+per_ip = "100000000/minute"
+per_source = "100000000/minute"
+
 [customers.acme]
 user_id = "{user_id}"
 [customers.acme.leadstreams]
@@ -172,7 +178,11 @@ def start_simulator(workdir: Path) -> Server:
 
 def set_upstream(simulator: Server, *, latency_ms: int = 0, hang: bool = False) -> None:
     """Make the simulator answer every put_contact after `latency_ms`, or hang, until changed."""
-    sticky = "hang" if hang else (f"delay:{latency_ms}" if latency_ms else None)
+    sticky = None
+    if hang:
+        sticky = "hang"
+    elif latency_ms:
+        sticky = f"delay:{latency_ms}"
     reply = requests.post(f"{simulator.base_url}/_sim/faults", json={"queue": [], "sticky": sticky}, timeout=5)
     reply.raise_for_status()
 
