@@ -24,6 +24,10 @@ log = logging.getLogger("relay.intake")
 # How often a repeat looks again for the first request's answer, in seconds.
 _REPEAT_POLL = 0.1
 
+# Seconds a process may take to see a customer put on hold or resumed by another process. A lead it attempts
+# in that time meets the same configuration fault, or waits for the worker, so none is lost or sent twice.
+HOLDS_MAX_AGE = 1.0
+
 # An inline call keeps at least this read timeout, so it waits for a call slot only as long as that allows.
 MIN_INLINE_READ = 2.0
 
@@ -113,7 +117,8 @@ class Receiver:
         """Return what happens after the lead is stored: rejected, held, deferred or inline."""
         if submission.errors is not None:
             return "rejected"
-        if submission.destination is not None and submission.destination.customer in self.store.holds():
+        destination = submission.destination
+        if destination is not None and destination.customer in self.store.held_customers(max_age=HOLDS_MAX_AGE):
             return "customer_on_hold"
         if self.settings.delivery.inline_budget <= 0:
             return "not_attempted"

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -21,6 +21,30 @@ RETRYABLE_STATUSES = ("queued", "failed")
 
 # Statuses no attempt changes any more, so purging them loses no lead in progress.
 FINISHED_STATUSES = ("delivered", "duplicate", "rejected", "dead")
+
+
+# Intake's statements, built once: each call passes only its values, so SQLAlchemy skips building the statement
+# and its cache key. WHERE parameters are named unlike any column, because column names carry the SET values.
+_INSERT_LEAD = insert(leads)
+_INSERT_ATTEMPT = insert(attempts)
+_KEY_INSERTS = {
+    "postgresql": postgresql.insert(idempotency_keys).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(idempotency_keys).on_conflict_do_nothing(),
+}
+_RENEW_KEY = (
+    update(idempotency_keys)
+    .where(idempotency_keys.c.key == bindparam("match_key"), idempotency_keys.c.expires_at < bindparam("now"))
+)
+_KEY_OWNER = select(idempotency_keys.c.lead_id).where(idempotency_keys.c.key == bindparam("match_key"))
+_UPDATE_CLAIMED = update(leads).where(
+    leads.c.id == bindparam("match_id"), leads.c.claim_token == bindparam("match_token")
+)
+_SAVE_ANSWER = update(leads).where(leads.c.id == bindparam("match_id"), leads.c.answer_status.is_(None))
+_GET_LEAD = select(leads).where(leads.c.id == bindparam("match_id"))
+_HOLDS = select(customer_holds)
+
+# SQLAlchemy 2.1 keeps an INSERT's rowcount only with preserve_rowcount, and psycopg reports -1 without it.
+_COUNT_ROWS = {"preserve_rowcount": True}
 
 
 class StoreUnavailable(Exception):
@@ -68,6 +92,11 @@ def _wrap_errors(function):
     return wrapped
 
 
+def _claimed_changes(claim: Claim, changes: dict[str, Any]) -> dict[str, Any]:
+    """Return the parameters of _UPDATE_CLAIMED: the changed columns, the lease ended, and the claim to match."""
+    return {**changes, "lease_until": None, "match_id": claim.lead_id, "match_token": claim.token}
+
+
 def _driver_message(error: SQLAlchemyError) -> str:
     # The driver's own first line names the fault without the statement or its parameters,
     # which would carry personal data into the log.
@@ -81,13 +110,14 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
+        # Connections of this engine begin their transactions for writing (BEGIN IMMEDIATE on SQLite).
+        self._writer = engine.execution_options(immediate=True)
+        self._holds_cache: tuple[float, frozenset[str]] | None = None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
-            connection = connection.execution_options(immediate=True)
-            with connection.begin():
-                yield connection
+        with self._writer.begin() as connection:
+            yield connection
 
     # --- intake -------------------------------------------------------------
 
@@ -107,48 +137,37 @@ class Store:
                     first = self._take_key(connection, candidate, row["id"], now=now, ttl=key_ttl)
                     if first is not None:
                         raise _KeyTaken(first)
-                connection.execute(insert(leads).values(**row))
+                connection.execute(_INSERT_LEAD, row)
         except _KeyTaken as taken:
             # The transaction rolled back, so no key this request took before the match is kept.
             return Accepted(lead_id=taken.lead_id, repeat=True)
         return Accepted(lead_id=row["id"], repeat=False)
 
     def _take_key(self, connection: Connection, key: str, lead_id: str, *, now: float, ttl: float) -> str | None:
-        values = {"key": key, "lead_id": lead_id, "expires_at": now + ttl}
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        # SQLAlchemy 2.1 keeps an INSERT's rowcount only with preserve_rowcount, and psycopg reports -1 without it.
-        taken = connection.execute(
-            dialect_insert(idempotency_keys).values(**values).on_conflict_do_nothing(),
-            execution_options={"preserve_rowcount": True},
-        )
+        values = {"lead_id": lead_id, "expires_at": now + ttl}
+        taken = connection.execute(_KEY_INSERTS[self._dialect], {"key": key, **values}, execution_options=_COUNT_ROWS)
         if taken.rowcount == 1:
             return None
 
         # An expired key goes to the first request that renews it.
-        renewed = connection.execute(
-            update(idempotency_keys)
-            .where(idempotency_keys.c.key == key, idempotency_keys.c.expires_at < now)
-            .values(lead_id=lead_id, expires_at=now + ttl)
-        )
+        renewed = connection.execute(_RENEW_KEY, {"match_key": key, "now": now, **values})
         if renewed.rowcount == 1:
             return None
-        return connection.execute(select(idempotency_keys.c.lead_id).where(idempotency_keys.c.key == key)).scalar_one()
+        return connection.execute(_KEY_OWNER, {"match_key": key}).scalar_one()
 
     @_wrap_errors
     def save_answer(self, lead_id: str, status: int, body: dict[str, Any]) -> None:
         """Keep the first answer given for a lead, so repeats get the same one."""
         with self._write() as connection:
             connection.execute(
-                update(leads)
-                .where(leads.c.id == lead_id, leads.c.answer_status.is_(None))
-                .values(answer_status=status, answer_body=json.dumps(body))
+                _SAVE_ANSWER, {"match_id": lead_id, "answer_status": status, "answer_body": json.dumps(body)}
             )
 
     @_wrap_errors
     def get(self, lead_id: str) -> dict[str, Any] | None:
         """Return a lead's row as a dict, or None."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(leads).where(leads.c.id == lead_id)).mappings().first()
+            row = connection.execute(_GET_LEAD, {"match_id": lead_id}).mappings().first()
         return dict(row) if row else None
 
     @_wrap_errors
@@ -194,23 +213,15 @@ class Store:
     def record_attempt(self, claim: Claim, attempt: dict[str, Any], changes: dict[str, Any]) -> bool:
         """Store an attempt and the lead's new state; False when a newer claim owns the lead."""
         with self._write() as connection:
-            updated = connection.execute(
-                update(leads)
-                .where(leads.c.id == claim.lead_id, leads.c.claim_token == claim.token)
-                .values(**changes, lease_until=None)
-            )
-            connection.execute(insert(attempts).values(lead_id=claim.lead_id, claim_token=claim.token, **attempt))
+            updated = connection.execute(_UPDATE_CLAIMED, _claimed_changes(claim, changes))
+            connection.execute(_INSERT_ATTEMPT, {"lead_id": claim.lead_id, "claim_token": claim.token, **attempt})
         return updated.rowcount == 1
 
     @_wrap_errors
     def release(self, claim: Claim, changes: dict[str, Any]) -> bool:
         """Update a claimed lead without an attempt (it was held back); False when stale."""
         with self._write() as connection:
-            updated = connection.execute(
-                update(leads)
-                .where(leads.c.id == claim.lead_id, leads.c.claim_token == claim.token)
-                .values(**changes, lease_until=None)
-            )
+            updated = connection.execute(_UPDATE_CLAIMED, _claimed_changes(claim, changes))
         return updated.rowcount == 1
 
     @_wrap_errors
@@ -253,16 +264,30 @@ class Store:
                 dialect_insert(customer_holds)
                 .values(customer=customer, reason=reason, held_at=now)
                 .on_conflict_do_nothing(),
-                execution_options={"preserve_rowcount": True},
+                execution_options=_COUNT_ROWS,
             )
+        self._holds_cache = None
         return result.rowcount == 1
 
     @_wrap_errors
     def holds(self) -> dict[str, dict[str, Any]]:
         """Return the customers on hold with their reason and time."""
         with self.engine.connect() as connection:
-            rows = connection.execute(select(customer_holds)).mappings()
+            rows = connection.execute(_HOLDS).mappings()
             return {row["customer"]: dict(row) for row in rows}
+
+    def held_customers(self, *, max_age: float) -> frozenset[str]:
+        """Return the names of the customers on hold, read from the store at most once every `max_age` seconds.
+
+        Holds set or lifted by this process show at once; those of other processes after `max_age` at most.
+        """
+        now = time.monotonic()
+        cached = self._holds_cache
+        if cached is not None and now - cached[0] < max_age:
+            return cached[1]
+        held = frozenset(self.holds())
+        self._holds_cache = (now, held)
+        return held
 
     @_wrap_errors
     def resume(self, customer: str, *, now: float) -> tuple[bool, int]:
@@ -277,6 +302,7 @@ class Store:
                 .where(leads.c.customer == customer, leads.c.status == "failed", leads.c.last_class == "config_fault")
                 .values(status="queued", next_attempt_at=now, updated_at=now)
             )
+        self._holds_cache = None
         return lifted.rowcount == 1, requeued.rowcount
 
     # --- alerts -------------------------------------------------------------
@@ -291,7 +317,7 @@ class Store:
         with self._write() as connection:
             taken = connection.execute(
                 dialect_insert(alert_marks).values(key=key, sent_at=now).on_conflict_do_nothing(),
-                execution_options={"preserve_rowcount": True},
+                execution_options=_COUNT_ROWS,
             )
             if taken.rowcount == 1:
                 return True

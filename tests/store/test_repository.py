@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.store.repository import Claim
+from app.store.repository import Claim, Store
 from tests.store.helpers import START, attempt_record, lead_row, new_id
 from tests.store.processes import accept_with_key, run_in_processes
 
@@ -277,6 +277,28 @@ def test_resume_requeues_config_faults_only(store):
     assert requeued["next_attempt_at"] == START + 60
     assert store.get(unrecognized["id"])["status"] == "failed"
     assert store.get(other_customer["id"])["status"] == "failed"
+
+
+def test_held_customers_own_changes_at_once(store):
+    assert store.held_customers(max_age=3600) == frozenset()
+
+    store.hold("acme", "UNKNOWN USER", now=START)
+    assert store.held_customers(max_age=3600) == {"acme"}
+
+    store.resume("acme", now=START + 60)
+    assert store.held_customers(max_age=3600) == frozenset()
+
+
+def test_held_customers_cached_across_processes(store):
+    other_process = Store(store.engine)
+    assert store.held_customers(max_age=0.2) == frozenset()
+
+    other_process.hold("acme", "UNKNOWN USER", now=START)
+
+    # Within max_age, the cached answer stands; after it, the store is read again.
+    assert store.held_customers(max_age=0.2) == frozenset()
+    time.sleep(0.25)
+    assert store.held_customers(max_age=0.2) == {"acme"}
 
 
 def test_resume_without_hold(store):
