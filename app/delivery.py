@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import metrics
 from app.alerts import Alerter
@@ -20,6 +20,9 @@ from app.phoneburner.replies import Reply, ReplyClass
 from app.phoneburner.slots import CallSlots
 from app.retries import retry_delay
 from app.store.repository import Claim, Store, StoreUnavailable
+
+if TYPE_CHECKING:
+    from app.answers import LeadAnswer
 
 log = logging.getLogger("relay.delivery")
 
@@ -39,6 +42,12 @@ class Result:
     reply: Reply | None
     # True when no call slot freed up in time, so nothing was sent and the lead waits for the worker.
     deferred: bool = False
+    # The request's answer when the caller asked for one, stored with the changes.
+    answer: LeadAnswer | None = None
+
+
+# Builds a request's answer from the lead's new row, the reply (None when nothing was sent) and `deferred`.
+AnswerBuilder = Callable[[dict[str, Any], Reply | None, bool], "LeadAnswer"]
 
 
 class Deliverer:
@@ -73,23 +82,26 @@ class Deliverer:
         *,
         timeout: tuple[float, float] | None = None,
         slot_wait: float = WORKER_SLOT_WAIT,
+        answer: AnswerBuilder | None = None,
     ) -> Result:
         """Send the lead once and store the attempt and its consequences under the claim.
 
         The call waits at most `slot_wait` seconds for one of the process's
         call slots. Without one, nothing is sent and the lead is left due for
         the worker. Time spent waiting comes off `timeout`'s read timeout, so
-        the whole attempt stays within connect + read seconds.
+        the whole attempt stays within connect + read seconds. A request
+        passes `answer`, so that its answer is stored in the same commit as
+        the attempt, where repeats of the request find it.
         """
         destination = self._destination(row)
         if destination is None:
-            return self._fail_without_attempt(claim, row, "unknown_destination")
+            return self._fail_without_attempt(claim, row, "unknown_destination", answer)
 
         lead = Lead.from_dict(json.loads(row["lead"]))
         asked = time.monotonic()
         with self.slots.hold(wait=slot_wait) as held:
             if not held:
-                return self._defer(claim)
+                return self._defer(claim, row, answer)
             if timeout is not None:
                 timeout = (timeout[0], max(timeout[1] - (time.monotonic() - asked), 0.1))
             started = self.clock()
@@ -98,7 +110,7 @@ class Deliverer:
                     lead=lead, user_id=destination[0], cm_id=destination[1], timeout=timeout
                 )
             except UrlTooLong as error:
-                return self._reject_too_long(claim, error)
+                return self._reject_too_long(claim, row, error, answer)
 
         reply = delivery.reply
         elapsed = reply.elapsed_ms / 1000 if reply.elapsed_ms is not None else None
@@ -107,6 +119,7 @@ class Deliverer:
             reply = delivery.reply
             self.breaker.record(transient_failure=reply.reply_class in TRANSIENT, reason=reply.reason)
         changes = self._apply(row, delivery.reply, claim)
+        changes, answered = _with_answer(changes, row, delivery.reply, answer)
         try:
             stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)
         except StoreUnavailable as error:
@@ -118,7 +131,7 @@ class Deliverer:
         if not stored:
             log.warning("lead.claim_lost", extra={"claim_token": claim.token})
         self._log(row, delivery, changes)
-        return Result(changes=changes, stored=stored, reply=delivery.reply)
+        return Result(changes=changes, stored=stored, reply=delivery.reply, answer=answered)
 
     def _destination(self, row: dict[str, Any]) -> tuple[str, str] | None:
         # Resolved at send time, so a fixed configuration applies to leads already queued.
@@ -175,28 +188,42 @@ class Deliverer:
             if self.alerter is not None:
                 self.alerter.customer_held(customer, reason)
 
-    def _fail_without_attempt(self, claim: Claim, row: dict[str, Any], reason: str) -> Result:
-        if self.breaker is not None:
-            self.breaker.release_probe()
+    def _fail_without_attempt(
+        self, claim: Claim, row: dict[str, Any], reason: str, answer: AnswerBuilder | None
+    ) -> Result:
         log.error("lead.unroutable", extra={"customer": row["customer"], "leadstream": row["leadstream"]})
         changes = {"status": "failed", "last_class": "config_fault", "last_reason": reason,
                    "next_attempt_at": None, "updated_at": self.clock()}
-        return Result(changes=changes, stored=self.store.release(claim, changes), reply=None)
+        return self._release(claim, row, changes, answer)
 
-    def _defer(self, claim: Claim) -> Result:
-        if self.breaker is not None:
-            self.breaker.release_probe()
+    def _defer(self, claim: Claim, row: dict[str, Any], answer: AnswerBuilder | None) -> Result:
         self.slots.note_deferred()
         now = self.clock()
         changes = {"next_attempt_at": now, "updated_at": now}
-        return Result(changes=changes, stored=self.store.release(claim, changes), reply=None, deferred=True)
+        return self._release(claim, row, changes, answer, deferred=True)
 
-    def _reject_too_long(self, claim: Claim, error: UrlTooLong) -> Result:
-        if self.breaker is not None:
-            self.breaker.release_probe()
+    def _reject_too_long(
+        self, claim: Claim, row: dict[str, Any], error: UrlTooLong, answer: AnswerBuilder | None
+    ) -> Result:
         changes = {"status": "rejected", "errors": json.dumps({"lead": [str(error)]}),
                    "last_reason": "url_too_long", "next_attempt_at": None, "updated_at": self.clock()}
-        return Result(changes=changes, stored=self.store.release(claim, changes), reply=None)
+        return self._release(claim, row, changes, answer)
+
+    def _release(
+        self,
+        claim: Claim,
+        row: dict[str, Any],
+        changes: dict[str, Any],
+        answer: AnswerBuilder | None,
+        *,
+        deferred: bool = False,
+    ) -> Result:
+        """Store the changes of a claim that sent nothing, and free the breaker's probe it may hold."""
+        if self.breaker is not None:
+            self.breaker.release_probe()
+        changes, answered = _with_answer(changes, row, None, answer, deferred=deferred)
+        stored = self.store.release(claim, changes)
+        return Result(changes=changes, stored=stored, reply=None, deferred=deferred, answer=answered)
 
     def _log(self, row: dict[str, Any], delivery: Delivery, changes: dict[str, Any]) -> None:
         request = delivery.request
@@ -216,6 +243,22 @@ class Deliverer:
                 "phoneburner_ms": round(reply.elapsed_ms or 0.0, 1),
             },
         )
+
+
+def _with_answer(
+    changes: dict[str, Any],
+    row: dict[str, Any],
+    reply: Reply | None,
+    answer: AnswerBuilder | None,
+    *,
+    deferred: bool = False,
+) -> tuple[dict[str, Any], LeadAnswer | None]:
+    """Return the changes with the answer's columns added, and the answer; unchanged without a builder."""
+    if answer is None:
+        return changes, None
+    answered = answer({**row, **changes}, reply, deferred)
+    columns = {"answer_status": answered.http_status, "answer_body": json.dumps(answered.document)}
+    return {**changes, **columns}, answered
 
 
 def _attempt_record(row: dict[str, Any], delivery: Delivery, started: float) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from app import idempotency
 from app.answers import LeadAnswer, answer_for_lead, no_reply
 from app.breaker import CircuitBreaker
 from app.config.model import Settings, Source
-from app.delivery import Deliverer
+from app.delivery import Deliverer, Result
 from app.errors import StoreDown
 from app.leads import Lead
+from app.phoneburner.replies import Reply
 from app.routing import Destination
 from app.store.repository import Claim, Store, StoreUnavailable
 from app.store.search import contact_columns
@@ -76,14 +77,21 @@ class Receiver:
         try:
             plan = self._plan(submission)
             row = self._new_row(submission, plan, now)
+            answer = None
+            if plan != "inline":
+                # The answer follows from the plan alone, so it is stored in the lead's own first commit.
+                answer = answer_for_lead(row, queued_reason=plan)
+                row.update(answer_status=answer.http_status, answer_body=json.dumps(answer.document))
             accepted = self.store.accept(
                 row, key, key_ttl=self._key_ttl(submission), now=now, extra_keys=[replay_key] if replay_key else []
             )
             if accepted.repeat:
                 return self._answer_repeat(accepted.lead_id, row["request_hash"], submission.idempotency_header)
+            if answer is not None:
+                return answer
 
-            answer = self._first_answer(row, plan)
             attempted = True
+            result = self._attempt_inline(row)
         except StoreUnavailable as error:
             log.error("store.unavailable", extra={"error": str(error)})
             raise StoreDown("the relay could not store the lead; nothing was sent, retry later") from None
@@ -92,8 +100,10 @@ class Receiver:
                 # The breaker let this request probe, but no attempt came of it: let the next one try.
                 self.breaker.release_probe()
 
-        self._save_answer(row["id"], answer)
-        return answer
+        if not result.stored:
+            # The attempt's commit failed or a newer claim owned the lead, so the answer is kept on its own.
+            self._save_answer(row["id"], result.answer)
+        return result.answer
 
     def _key_ttl(self, submission: Submission) -> float:
         """Return how long the request's keys are kept, in seconds."""
@@ -154,24 +164,15 @@ class Receiver:
             "updated_at": now,
         }
 
-    def _first_answer(self, row: dict[str, Any], plan: str) -> LeadAnswer:
-        if plan != "inline":
-            return answer_for_lead(row, queued_reason=plan)
-
+    def _attempt_inline(self, row: dict[str, Any]) -> Result:
+        """Make the request's own attempt, which stores the answer with its outcome."""
         claim = Claim(lead_id=row["id"], token=1, was_abandoned=False)
         connect, read = self._inline_timeout()
         # Waiting for a slot shortens the read timeout, so the wait never pushes the response past the budget.
         slot_wait = max(read - MIN_INLINE_READ, 0.0)
-        result = self.deliverer.attempt(claim, row, timeout=(connect, read), slot_wait=slot_wait)
-        row = {**row, **result.changes}
-        if result.deferred:
-            return answer_for_lead(row, queued_reason="concurrency_limit")
-        retry_after = None
-        if row["status"] == "queued" and result.reply is not None and result.reply.retry_after is not None:
-            retry_after = round(result.reply.retry_after)
-        answer = answer_for_lead(row, queued_reason="retrying")
-        elapsed = round(result.reply.elapsed_ms, 1) if result.reply and result.reply.elapsed_ms is not None else None
-        return LeadAnswer(answer.document, answer.http_status, retry_after=retry_after, phoneburner_ms=elapsed)
+        return self.deliverer.attempt(
+            claim, row, timeout=(connect, read), slot_wait=slot_wait, answer=_inline_answer
+        )
 
     def _answer_unanswered(self, first: dict[str, Any]) -> LeadAnswer:
         """Answer a repeat whose first request never gave an answer: still running, or killed."""
@@ -221,6 +222,19 @@ class Receiver:
         return LeadAnswer(
             json.loads(first["answer_body"]), first["answer_status"], headers={"Idempotent-Replayed": "true"}
         )
+
+
+def _inline_answer(row: dict[str, Any], reply: Reply | None, deferred: bool) -> LeadAnswer:
+    """Return the answer to a request whose lead, after its inline attempt, is `row`."""
+    if deferred:
+        return answer_for_lead(row, queued_reason="concurrency_limit")
+
+    retry_after = None
+    if row["status"] == "queued" and reply is not None and reply.retry_after is not None:
+        retry_after = round(reply.retry_after)
+    answer = answer_for_lead(row, queued_reason="retrying")
+    elapsed = round(reply.elapsed_ms, 1) if reply is not None and reply.elapsed_ms is not None else None
+    return LeadAnswer(answer.document, answer.http_status, retry_after=retry_after, phoneburner_ms=elapsed)
 
 
 def _in_flight(row: dict[str, Any]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -115,6 +116,56 @@ def test_lead_stored_before_answer(store_url, make_app, pb):
     assert lead["raw_body"] == form_body()
     assert lead["answer_status"] == 201
     assert lead["lease_until"] is None
+
+
+def forbid_save_answer(store: Store, monkeypatch) -> None:
+    """Make a separate write of the answer fail the test: the answer belongs in an earlier commit."""
+
+    def separate_write(*args, **kwargs):
+        raise AssertionError("the answer was written in a commit of its own")
+
+    monkeypatch.setattr(store, "save_answer", separate_write)
+
+
+def test_answer_stored_with_attempt(store_url, make_app, pb, monkeypatch):
+    pb.get(PB_URL, body=SUCCESS)
+    app = make_app(store_url)
+    store = relay_of(app).store
+    forbid_save_answer(store, monkeypatch)
+
+    response = post(app.test_client())
+
+    lead = store.get(response.get_json()["lead_id"])
+    assert lead["answer_status"] == 201
+    assert json.loads(lead["answer_body"]) == response.get_json()
+
+
+def test_held_answer_stored_with_lead(store_url, make_app, pb, monkeypatch):
+    app = make_app(store_url)
+    store = relay_of(app).store
+    store.hold("acme", "UNKNOWN USER", now=time.time())
+    forbid_save_answer(store, monkeypatch)
+
+    response = post(app.test_client())
+
+    lead = store.get(response.get_json()["lead_id"])
+    assert lead["answer_status"] == 202
+    assert json.loads(lead["answer_body"]) == response.get_json()
+
+
+def test_claim_lost_answer_saved_apart(store_url, make_app, pb, monkeypatch):
+    pb.get(PB_URL, body=SUCCESS)
+    app = make_app(store_url)
+    store = relay_of(app).store
+    # A newer claim owns the lead, so the attempt's commit changes nothing.
+    monkeypatch.setattr(store, "record_attempt", lambda claim, attempt, changes: False)
+
+    response = post(app.test_client())
+
+    assert response.status_code == 201
+    lead = store.get(response.get_json()["lead_id"])
+    assert lead["answer_status"] == 201
+    assert json.loads(lead["answer_body"]) == response.get_json()
 
 
 def test_breaker_opens_then_probe_closes(store_url, make_app, pb):
