@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -17,6 +20,10 @@ SCHEMA_REVISION = "0005"
 
 # Milliseconds a SQLite writer waits for another process's transaction before failing.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# Seconds between a waiting writer's tries to take SQLite's write lock: the first pause, and the longest.
+LOCK_RETRY_FIRST = 0.0005
+LOCK_RETRY_MAX = 0.005
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -40,8 +47,34 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 
 def _begin_sqlite(connection) -> None:
-    immediate = connection.get_execution_options().get("immediate", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if connection.get_execution_options().get("immediate", False):
+        _begin_immediate(connection.connection.driver_connection)
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
+    """Take the write lock, waiting in short sleeps while another process holds it, for the busy timeout at most.
+
+    SQLite's own busy handler waits inside the C library, which stops every other request of a gevent
+    worker, and its pauses grow to 100 ms. time.sleep lets them run, as gevent patches it in the web workers.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = LOCK_RETRY_FIRST
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                    # SQLAlchemy wraps the driver's errors in statements, but not in a begin listener.
+                    raise OperationalError("BEGIN IMMEDIATE", (), error) from error
+            time.sleep(pause)
+            pause = min(pause * 2, LOCK_RETRY_MAX)
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:

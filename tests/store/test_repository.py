@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from time import sleep as time_sleep
 
 import pytest
 
-from app.store.repository import Claim, Store
+from app.store import engine as engine_module
+from app.store.engine import make_engine, migrate
+from app.store.repository import Claim, Store, StoreUnavailable
 from tests.store.helpers import START, attempt_record, lead_row, new_id
 from tests.store.processes import accept_with_key, run_in_processes
 
@@ -366,3 +370,39 @@ def test_purge_keeps_unfinished_leads(store, status):
     assert store.purge(before=now) == 0
     assert store.get(row["id"]) is not None
     assert store.counts_created_before(now) == {}
+
+
+def test_writer_waits_for_lock_in_sleeps(tmp_path, monkeypatch):
+    engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
+    migrate(engine)
+    store = Store(engine)
+    holder = sqlite3.connect(tmp_path / "relay.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, holder.execute, ["COMMIT"]).start()
+    # The wait must be time.sleep, which gevent makes yield to the worker's other requests.
+    pauses = []
+    monkeypatch.setattr(engine_module.time, "sleep", lambda seconds: pauses.append(seconds) or time_sleep(seconds))
+
+    started = time.monotonic()
+    accepted = store.accept(lead_row(), KEY, key_ttl=TTL, now=START)
+
+    assert accepted.repeat is False
+    assert time.monotonic() - started >= 0.25
+    assert sum(pauses) >= 0.25
+    assert max(pauses) <= engine_module.LOCK_RETRY_MAX
+
+
+def test_writer_gives_up_after_busy_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
+    migrate(engine)
+    store = Store(engine)
+    holder = sqlite3.connect(tmp_path / "relay.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+
+    with pytest.raises(StoreUnavailable, match="locked"):
+        store.accept(lead_row(), KEY, key_ttl=TTL, now=START)
+
+    holder.execute("ROLLBACK")
+    # The connection that gave up keeps SQLite's busy timeout for its later statements.
+    assert store.accept(lead_row(), KEY, key_ttl=TTL, now=START).repeat is False
