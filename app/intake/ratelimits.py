@@ -1,4 +1,4 @@
-"""Rate limits on intake, with Flask-Limiter: per client IP before anything else, per source once authenticated.
+"""Rate limits on intake: per client IP before anything else, per source once authenticated.
 
 The per-IP limit applies to every request to an intake route (posts and
 preflights, unknown sources and wrong tokens included) before the source is
@@ -7,12 +7,13 @@ traffic from a shared sender (Zapier and HubSpot post from a few addresses
 for all their customers) cannot use up another source's allowance. The
 per-source limit counts the requests that passed authentication.
 
-Counters live in `[limits].storage_url`: memory for one process, Redis when
-several processes share the limits. When Redis cannot be reached the limits
-fail open: each process counts in its own memory instead, which is never
-stricter than the shared count, so no lead is refused because Redis is down.
-Only a storage error switches to memory: an error in the relay's own key and
-limit lookups is logged and replaced by a safe value (see `_guarded`).
+Counters live in `[limits].storage_url`, counted in fixed windows by the
+`limits` package: memory for one process, Redis when several processes share
+the limits. When Redis cannot be reached the limits fail open: each process
+counts in its own memory instead, which is never stricter than the shared
+count, so no lead is rejected because Redis is down. Only a storage error
+switches to memory: an error in the relay's own key and limit lookups is
+logged and replaced by a safe value (see `_guarded`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
-from flask_limiter import Limit, Limiter
-from flask_limiter.constants import HeaderNames
-from flask_limiter.errors import RateLimitExceeded
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from prometheus_client import Counter
 
 from app.answers import error_response
@@ -55,6 +58,9 @@ UNKNOWN_CLIENT = "unknown"
 # Seconds Redis may take to connect or to reply before this process counts in memory instead.
 STORAGE_TIMEOUT = 0.5
 
+# While counting in memory, the storage is checked again after 1, 2, 4, ... up to 2**MAX_RECHECK_STEP seconds.
+MAX_RECHECK_STEP = 5
+
 # A client over its limit may keep trying many times a second, so breaches are logged once a minute per limit.
 BREACH_LOG_SECONDS = 60.0
 
@@ -64,77 +70,142 @@ COUNTED_IN_MEMORY = Counter(
     "Intake requests counted in this process's memory because the rate-limit storage was unreachable",
 )
 
+class LimitExceeded(Exception):
+    """A request broke one of the intake limits, so the app responds with 429."""
+
+    def __init__(self, item: RateLimitItem, scope: str, identifiers: tuple[str, ...]) -> None:
+        super().__init__(str(item))
+        self.item = item
+        self.scope = scope
+        self.identifiers = identifiers
+
+
+@dataclass(frozen=True)
+class _SourceLimits:
+    """One source's parsed limits: per client IP, and for the source as a whole."""
+
+    per_ip: list[RateLimitItem]
+    per_source: list[RateLimitItem]
+
+
+class FailOpenCounter:
+    """Fixed-window counts in the configured storage, or in this process's memory while that storage fails."""
+
+    def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.storage = storage_from_string(url, wrap_exceptions=True, **storage_options(url))
+        self.shared = FixedWindowRateLimiter(self.storage)
+        in_memory_already = isinstance(self.storage, MemoryStorage)
+        self.memory = self.shared if in_memory_already else FixedWindowRateLimiter(MemoryStorage())
+        self.storage_scheme = urlsplit(url).scheme
+        self._lock = threading.Lock()
+        self._in_memory = False
+        self._recheck_at = 0.0
+        self._recheck_step = 0
+
+    @property
+    def in_memory(self) -> bool:
+        """Return whether counts go to this process's memory because the storage failed."""
+        return self._in_memory
+
+    def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Count one request against `item`; False when it is over the limit."""
+        if self._in_memory and not self._storage_back():
+            return self.memory.hit(item, *identifiers)
+        try:
+            return self.shared.hit(item, *identifiers)
+        except StorageError:
+            self._fall_back()
+            return self.memory.hit(item, *identifiers)
+
+    def reset_at(self, item: RateLimitItem, *identifiers: str) -> float:
+        """Return when the window of `item` for these identifiers ends, as Unix seconds."""
+        counter = self.memory if self._in_memory else self.shared
+        try:
+            return counter.get_window_stats(item, *identifiers).reset_time
+        except StorageError:
+            # The storage failed after the breach, so the window's length is a safe bound.
+            return time.time() + item.get_expiry()
+
+    def _fall_back(self) -> None:
+        with self._lock:
+            changed = not self._in_memory
+            self._in_memory = True
+            self._recheck_step = 0
+            self._recheck_at = self.clock() + 1
+        if changed:
+            log.error("rate_limit.storage_unavailable", extra={"storage": self.storage_scheme})
+
+    def _storage_back(self) -> bool:
+        """Check the storage again when its pause is over; True once it responds."""
+        with self._lock:
+            if self.clock() < self._recheck_at:
+                return False
+            self._recheck_step = min(self._recheck_step + 1, MAX_RECHECK_STEP)
+            self._recheck_at = self.clock() + 2**self._recheck_step
+        if not self.storage.check():
+            return False
+        with self._lock:
+            changed = self._in_memory
+            self._in_memory = False
+        if changed:
+            log.info("rate_limit.storage_recovered", extra={"storage": self.storage_scheme})
+        return True
+
 
 class IntakeLimits:
-    """The app's Flask-Limiter extension with the relay's two limits, and the response to a breach."""
+    """The relay's two intake limits, counted with the `limits` package, and the response to a breach."""
 
     def __init__(self, app: Flask, settings: Settings) -> None:
         limits = settings.limits
         self.trusted_proxies = settings.trusted_proxies
-        self.ip_limits = {name: ip_limit(source, limits) for name, source in settings.sources.items()}
-        self.source_limits = {name: source_limit(source, limits) for name, source in settings.sources.items()}
-        self.default_ip_limit = limits.per_ip
-        self.default_source_limit = limits.per_source
-        self.storage_scheme = urlsplit(limits.storage_url).scheme
+        self.key_prefix = limits.key_prefix
+        self.limits = {
+            name: _SourceLimits(parse_many(ip_limit(source, limits)), parse_many(source_limit(source, limits)))
+            for name, source in settings.sources.items()
+        }
+        # Unknown sources have only the per-IP limit, at its general default.
+        self.unknown = _SourceLimits(parse_many(limits.per_ip), parse_many(limits.per_source))
+        self.counter = FailOpenCounter(limits.storage_url)
 
         self._lookup_failure_logs = LogThrottle(BREACH_LOG_SECONDS)
-        # A failed lookup counts the client with all clients the relay cannot tell apart, which is stricter.
-        client_key = self._guarded(self._client_key, UNKNOWN_CLIENT)
-        per_ip = Limit(
-            self._guarded(self._ip_limit, limits.per_ip),
-            key_function=client_key,
-            scope=self._guarded(self._ip_scope, f"ip:{UNKNOWN_SOURCE}"),
-            per_method=True,
-        )
-        self.limiter = Limiter(
-            client_key,
-            default_limits=[per_ip],
-            storage_uri=limits.storage_url,
-            storage_options=storage_options(limits.storage_url),
-            strategy="fixed-window",
-            key_prefix=limits.key_prefix,
-            # The relay writes its own headers on 429 responses only (see _breach_response).
-            headers_enabled=False,
-            # Fail open: while the storage is unreachable, each process counts in memory.
-            in_memory_fallback_enabled=True,
-        )
-        self.limiter.request_filter(_outside_intake)
-        self.limiter.init_app(app)
-
-        # The view checks this limit once the request has authenticated, with the limit and key of its source.
-        # override_defaults=False keeps the per-IP limit in force on the routes where this limit has run.
-        self.source_limit = self.limiter.limit(
-            self._guarded(self._source_limit, limits.per_source),
-            key_func=self._guarded(self._source_name, UNKNOWN_SOURCE),
-            scope=SOURCE_SCOPE,
-            override_defaults=False,
-        )
-
-        self._storage_lock = threading.Lock()
-        self._counting_in_memory = False
         self._breach_logs = LogThrottle(BREACH_LOG_SECONDS)
-        app.register_error_handler(RateLimitExceeded, self._breach_response)
-        app.after_request(self._watch_storage)
-        # Flask-Limiter logs each breach with the client's address, so the relay logs its own lines instead.
-        logging.getLogger("flask-limiter").propagate = False
+        # A failed lookup counts the client with all clients the relay cannot tell apart, which is stricter.
+        self._client_key = self._guarded(self._client_address, UNKNOWN_CLIENT)
+        self._source_key = self._guarded(self._known_source, UNKNOWN_SOURCE)
+
+        app.before_request(self.count_client)
+        app.register_error_handler(LimitExceeded, self._breach_response)
+
+    def count_client(self) -> None:
+        """Count an intake request against its client's per-IP limit, raising LimitExceeded over it."""
+        if request.blueprint != INTAKE_BLUEPRINT:
+            # Health, status and the operators' endpoints are never limited by the intake limits.
+            return
+        source = self._source_key()
+        limits = self.limits.get(source, self.unknown)
+        self._count(limits.per_ip, f"ip:{source}", self._client_key(), request.method)
+        if self.counter.in_memory:
+            COUNTED_IN_MEMORY.inc()
 
     def count_source(self) -> None:
-        """Count an authenticated request against its source's limit, raising RateLimitExceeded over it."""
-        # Flask-Limiter checks a limit used as a context manager on entering the block.
-        with self.source_limit:
-            pass
+        """Count an authenticated request against its source's limit, raising LimitExceeded over it."""
+        source = self._source_key()
+        self._count(self.limits.get(source, self.unknown).per_source, SOURCE_SCOPE, source)
 
-    def _guarded(self, lookup: Callable[..., Result], fallback: Result) -> Callable[..., Result]:
-        """Wrap a lookup Flask-Limiter calls per request so that an error in it is logged and yields `fallback`.
+    def _count(self, items: list[RateLimitItem], scope: str, *keys: str) -> None:
+        identifiers = (self.key_prefix, *keys, scope) if self.key_prefix else (*keys, scope)
+        for item in items:
+            if not self.counter.hit(item, *identifiers):
+                raise LimitExceeded(item, scope, identifiers)
 
-        Flask-Limiter 4.1 takes any exception raised while it checks a request for a storage failure, and then
-        counts in each process's memory. A request that makes a lookup fail must not switch off the shared count.
-        """
+    def _guarded(self, lookup: Callable[[], Result], fallback: Result) -> Callable[[], Result]:
+        """Wrap a per-request lookup so that an error in it is logged and yields `fallback`, never a 500."""
 
         @functools.wraps(lookup)
-        def guarded(*args: object) -> Result:
+        def guarded() -> Result:
             try:
-                return lookup(*args)
+                return lookup()
             except Exception:
                 failures = self._lookup_failure_logs.due(lookup.__name__)
                 if failures:
@@ -143,45 +214,32 @@ class IntakeLimits:
 
         return guarded
 
-    def _client_key(self) -> str:
+    def _client_address(self) -> str:
         address = client_ip(request, self.trusted_proxies)
         return str(address) if address is not None else UNKNOWN_CLIENT
 
-    def _source_name(self) -> str:
-        return (request.view_args or {}).get("source_name", UNKNOWN_SOURCE)
-
     def _known_source(self) -> str:
-        name = self._source_name()
-        return name if name in self.ip_limits else UNKNOWN_SOURCE
+        name = (request.view_args or {}).get("source_name", UNKNOWN_SOURCE)
+        return name if name in self.limits else UNKNOWN_SOURCE
 
-    def _ip_scope(self, endpoint: str) -> str:
-        return f"ip:{self._known_source()}"
-
-    def _ip_limit(self) -> str:
-        return self.ip_limits.get(self._known_source(), self.default_ip_limit)
-
-    def _source_limit(self) -> str:
-        # Flask-Limiter reads this limit on every request to a route where it has run once, unknown sources included.
-        return self.source_limits.get(self._known_source(), self.default_source_limit)
-
-    def _breach_response(self, error: RateLimitExceeded) -> Response:
-        by_source = error.limit.scope == SOURCE_SCOPE
-        name = self._known_source()
+    def _breach_response(self, error: LimitExceeded) -> Response:
+        by_source = error.scope == SOURCE_SCOPE
+        name = self._source_key()
         retry_after, reset_at = self._retry_after(error)
         if by_source:
             message = (
-                f"this source's rate limit of {error.limit.limit} is used up; retry after {retry_after} seconds "
+                f"this source's rate limit of {error.item} is used up; retry after {retry_after} seconds "
                 f"(the relay's operator sets it with sources.{name}.rate_limit or [limits].per_source)"
             )
         elif name == UNKNOWN_SOURCE:
             message = (
-                f"your address's rate limit of {error.limit.limit} for unknown sources is used up; retry after "
+                f"your address's rate limit of {error.item} for unknown sources is used up; retry after "
                 f"{retry_after} seconds (all unknown sources share one count per address, which the relay's "
                 "operator sets with [limits].per_ip)"
             )
         else:
             message = (
-                f"your address's rate limit of {error.limit.limit} for this source is used up; retry after "
+                f"your address's rate limit of {error.item} for this source is used up; retry after "
                 f"{retry_after} seconds (the relay's operator sets it with sources.{name}.ip_rate_limit or [limits])"
             )
 
@@ -189,42 +247,21 @@ class IntakeLimits:
         RATE_LIMITED.labels(limit=kind).inc()
         refused = self._breach_logs.due((kind, name))
         if refused:
-            extra = {"limit": kind, "source": name, "rate": str(error.limit.limit), "refused": refused}
+            extra = {"limit": kind, "source": name, "rate": str(error.item), "refused": refused}
             log.warning("request.rate_limited", extra=extra)
 
         response = error_response(RateLimited(message, retry_after=retry_after))
-        response.headers[HeaderNames.LIMIT.value] = str(error.limit.limit.amount)
-        response.headers[HeaderNames.REMAINING.value] = "0"
-        response.headers[HeaderNames.RESET.value] = str(reset_at)
+        response.headers["X-RateLimit-Limit"] = str(error.item.amount)
+        response.headers["X-RateLimit-Remaining"] = "0"
+        response.headers["X-RateLimit-Reset"] = str(reset_at)
         return response
 
-    def _retry_after(self, error: RateLimitExceeded) -> tuple[int, int]:
+    def _retry_after(self, error: LimitExceeded) -> tuple[int, int]:
         """Return whole seconds until the broken limit's window ends, at least 1, and that moment."""
         now = time.time()
-        try:
-            current = self.limiter.current_limit
-            reset = current.window.reset_time if current is not None else now + error.limit.limit.get_expiry()
-        except Exception:  # The storage failed after the breach, so the window's length is a safe bound.
-            reset = now + error.limit.limit.get_expiry()
+        reset = self.counter.reset_at(error.item, *error.identifiers)
         retry_after = max(1, math.ceil(reset - now))
         return retry_after, math.ceil(now) + retry_after
-
-    def _watch_storage(self, response: Response) -> Response:
-        """Log once when the limits start or stop counting in memory, and count each request counted there."""
-        if request.blueprint != INTAKE_BLUEPRINT:
-            return response
-
-        in_memory = self.limiter.limiter.storage is not self.limiter.storage
-        if in_memory:
-            COUNTED_IN_MEMORY.inc()
-        with self._storage_lock:
-            changed = in_memory != self._counting_in_memory
-            self._counting_in_memory = in_memory
-        if changed and in_memory:
-            log.error("rate_limit.storage_unavailable", extra={"storage": self.storage_scheme})
-        elif changed:
-            log.info("rate_limit.storage_recovered", extra={"storage": self.storage_scheme})
-        return response
 
 
 def storage_options(url: str) -> dict[str, float]:
@@ -242,11 +279,6 @@ def install(app: Flask, settings: Settings) -> IntakeLimits:
 
 
 def count_source() -> None:
-    """Count this authenticated request against its source's rate limit, raising RateLimitExceeded over it."""
+    """Count this authenticated request against its source's rate limit, raising LimitExceeded over it."""
     current_app.extensions[EXTENSION].count_source()
-
-
-def _outside_intake() -> bool:
-    # Health, status and the operators' endpoints are never limited by the intake limits.
-    return request.blueprint != INTAKE_BLUEPRINT
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 
 import pytest
+from limits.errors import StorageError
 from prometheus_client import REGISTRY
 
 from app.intake import ratelimits
@@ -48,9 +50,8 @@ def statuses(responses) -> list[int]:
 
 
 def counts_in_memory(app) -> bool:
-    """Return whether the app's limiter has switched from its storage to the in-memory fallback."""
-    limiter = app.extensions[ratelimits.EXTENSION].limiter
-    return limiter.limiter.storage is not limiter.storage
+    """Return whether the app's limits have switched from their storage to the in-memory fallback."""
+    return app.extensions[ratelimits.EXTENSION].counter.in_memory
 
 
 def rate_limited_count(limit: str) -> float:
@@ -128,7 +129,7 @@ class TestPerIp:
         assert statuses(answers) == [201, 429, 201]
 
     def test_still_applies_after_source_check(self, limited, pb):
-        # The per-source check registers itself with Flask-Limiter on first use, and the per-IP limit must survive it.
+        # Both limits count the same requests here, and the per-IP limit must still apply once the per-source one has.
         limited["limits"]["per_ip"] = "2/minute"
         pb.get(PB_URL, body=SUCCESS)
         client = build_app(limited).test_client()
@@ -159,7 +160,7 @@ class TestPerIp:
 
 class TestUnknownSource:
     def test_not_found_after_accepted_lead(self, limited, pb, caplog):
-        # An accepted lead makes Flask-Limiter look up the per-source limit on every later intake request.
+        # An accepted lead has counted the per-source limit, which an unknown source must not reach.
         pb.get(PB_URL, body=SUCCESS)
         client = build_app(limited).test_client()
 
@@ -186,7 +187,7 @@ class TestUnknownSource:
 
 
 class TestNoFallbackWithoutStorageError:
-    """Flask-Limiter counts in memory after any error while it checks a request, so only storage errors may reach it."""
+    """Only a storage error may switch the limits to memory, whatever the request holds."""
 
     @pytest.mark.parametrize(
         ("source", "headers", "peer"),
@@ -400,6 +401,34 @@ class TestStorageOutage:
         answers = [post(client) for _ in range(3)]
 
         assert statuses(answers) == [201, 201, 429]
+
+
+    def test_recovers_when_storage_answers(self, limited, pb, redis_prefix, caplog, monkeypatch):
+        url, prefix = redis_prefix
+        limited["limits"].update(storage_url=url, key_prefix=prefix)
+        pb.get(PB_URL, body=SUCCESS)
+        app = build_app(limited)
+        client = app.test_client()
+        counter = app.extensions[ratelimits.EXTENSION].counter
+
+        def unreachable(*args):
+            raise StorageError(ConnectionError("connection refused"))
+
+        monkeypatch.setattr(counter.shared, "hit", unreachable)
+        during = post(client)
+        monkeypatch.delattr(counter.shared, "hit")
+        too_soon = post(client)
+        # The storage is checked again one second after it failed, not before.
+        in_memory_until_then = counts_in_memory(app)
+        counter.clock = lambda: time.monotonic() + 2
+        after = post(client)
+
+        assert statuses([during, too_soon, after]) == [201, 201, 201]
+        assert in_memory_until_then
+        assert not counts_in_memory(app)
+        assert keys_under(url, prefix)
+        messages = [record.msg for record in caplog.records if record.name == "relay.limits"]
+        assert messages == ["rate_limit.storage_unavailable", "rate_limit.storage_recovered"]
 
 
 class TestSharedStorage:
