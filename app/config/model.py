@@ -34,7 +34,7 @@ class PhoneBurnerSettings:
     read_timeout: float
     allow_insecure_url: bool
     max_url_bytes: int
-    max_concurrent: int = 32
+    max_concurrent: int = 64
 
 
 @dataclass(frozen=True)

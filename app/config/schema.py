@@ -138,7 +138,7 @@ class PhoneBurnerSchema(TableSchema):
     read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
     allow_insecure_url = fields.Boolean(load_default=False)
     max_url_bytes = fields.Integer(load_default=8000, validate=validate.Range(min=1024, max=65536))
-    max_concurrent = fields.Integer(load_default=32, validate=validate.Range(min=1, max=10_000))
+    max_concurrent = fields.Integer(load_default=64, validate=validate.Range(min=1, max=10_000))
 
 
 class CustomerSchema(Schema):

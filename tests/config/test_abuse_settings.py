@@ -19,7 +19,7 @@ def test_defaults_apply():
     assert settings.limits.max_field_name_chars == 200
     assert settings.limits.max_extras == 100
     assert settings.limits.body_timeout == 10.0
-    assert settings.phoneburner.max_concurrent == 32
+    assert settings.phoneburner.max_concurrent == 64
     source = settings.sources["landing"]
     assert (source.rate_limit, source.ip_rate_limit, source.honeypot) == (None, None, None)
 
