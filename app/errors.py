@@ -9,11 +9,17 @@ class RelayError(Exception):
     http_status = 500
     reason = "internal_error"
     retry_after: int | None = None
+    # True when the rest of the body may still arrive or cannot be framed, so the connection closes after the response.
+    close_connection = False
 
-    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, message: str, *, errors: dict[str, list[str]] | None = None, close_connection: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors
+        if close_connection is not None:
+            self.close_connection = close_connection
 
 
 class BadBody(RelayError):
@@ -99,6 +105,7 @@ class BodyTimeout(RelayError):
 
     http_status = 408
     reason = "body_timeout"
+    close_connection = True
 
 
 class RateLimited(RelayError):

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import logs, metrics
 from app.answers import error_response
-from app.errors import BadBody, BodyTimeout, MethodNotAllowed, NotFound, RelayError, TooLarge
+from app.errors import BadBody, MethodNotAllowed, NotFound, RelayError, TooLarge
 from app.intake.clients import from_trusted_proxy
 from app.intake.raw_body import body_too_large_message
 from app.relay import current_relay
@@ -79,8 +79,8 @@ def _relay_error(error: RelayError) -> Response:
     log.info("request.refused", extra={"reason": error.reason, "http_status": error.http_status})
     metrics.error_answered(_source_label(), error.http_status, error.reason)
     response = error_response(error)
-    if isinstance(error, BodyTimeout):
-        # The rest of the body may still arrive, so the server closes the connection after this response.
+    if error.close_connection:
+        # With this header, ClosingApp makes gunicorn close the connection after the response.
         response.headers["Connection"] = "close"
     return response
 

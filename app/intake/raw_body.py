@@ -22,10 +22,13 @@ def read_raw(request: Request, limits: Limits) -> bytes:
     except ParseException as error:
         # Gunicorn raises these from wsgi.input on bad chunked framing: a chunk size, extension or terminator.
         message = f"the chunked body is malformed ({error}); send valid chunked encoding or a Content-Length"
-        raise BadBody(message) from None
+        raise BadBody(message, close_connection=True) from None
     except (NoMoreData, ClientDisconnected):
-        raise BadBody("the body ended before its announced length; send the whole body") from None
+        message = "the body ended before its announced length; send the whole body"
+        raise BadBody(message, close_connection=True) from None
     if len(raw) > limits.max_body_bytes:
+        # Gunicorn discards the unread rest of a chunked body before the next request. Closing here
+        # instead would reset the connection while the client still sends, and could lose this response.
         raise TooLarge(body_too_large_message(limits.max_body_bytes))
     return raw
 

@@ -222,3 +222,4 @@ def test_malformed_chunked_body_gets_400(limited_relay, chunks):
     assert answer.status == 400
     assert answer.json()["reason"] == "unparseable_body"
     assert "chunked" in answer.json()["message"]
+    assert answer.headers["connection"] == "close"
