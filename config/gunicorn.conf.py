@@ -28,6 +28,10 @@ os.environ["RELAY_POOL_SIZE"] = str(worker_connections)
 timeout = 30
 keepalive = 5
 
+# gunicorn 25.1 and later open a control socket for gunicornc at one path per user ($HOME/.gunicorn/gunicorn.ctl),
+# which every gunicorn of the same user would share. The relay is managed with signals, so it opens none.
+control_socket_disable = True
+
 # Bounds on the request line and headers, which a sender controls before the app receives the request.
 # The request line contains the URL, query token included, and the header limits allow the headers that
 # browsers and proxies add. Longer lines get 414, more or larger headers 431, both as the relay's JSON

@@ -234,8 +234,11 @@ def launch_relay(
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} {gunicorn_args}".strip(),
         # The default metrics directory lives in the temporary directory; keep it beside the config.
         "TMPDIR": str(Path(config).parent),
+        # So is the home folder, so that nothing a test relay writes there reaches the real one.
+        "HOME": str(Path(config).parent),
     }
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    environ.pop("XDG_RUNTIME_DIR", None)
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=environ, check=True, capture_output=True)
 
     commands = [[sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]]

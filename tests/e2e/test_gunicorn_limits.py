@@ -118,6 +118,14 @@ def test_app_responses_have_security_headers(limited_relay):
             assert answer.headers[name] == value, (answer.url, name)
 
 
+def test_no_control_socket_in_home(limited_relay):
+    # gunicorn's control socket would be one path for every relay of the user, and the relay opens none.
+    home = limited_relay.log_path.parent
+
+    assert requests.get(f"{limited_relay.base}/healthz", timeout=10).status_code == 200
+    assert not (home / ".gunicorn").exists()
+
+
 def test_slow_body_gets_408_and_close(limited_relay):
     head = (
         "POST /v1/leads/form HTTP/1.1\r\nHost: relay\r\n"
