@@ -19,6 +19,7 @@ logged and replaced by a safe value (see `_guarded`).
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import math
 import threading
@@ -38,7 +39,7 @@ from prometheus_client import Counter
 from app.answers import error_response
 from app.config.model import Settings
 from app.errors import RateLimited
-from app.intake.clients import client_ip
+from app.intake.clients import IPAddress, client_ip
 from app.intake.limit_settings import ip_limit, source_limit
 from app.log_throttle import LogThrottle
 
@@ -54,6 +55,9 @@ SOURCE_SCOPE = "source"
 UNKNOWN_SOURCE = "-unknown-"
 # Requests whose address the relay cannot tell (a Unix socket without a proxy header) share one count.
 UNKNOWN_CLIENT = "unknown"
+
+# The prefix length of the network an IPv6 client is counted by.
+IPV6_CLIENT_PREFIX = 64
 
 # Seconds Redis may take to connect or to reply before this process counts in memory instead.
 STORAGE_TIMEOUT = 0.5
@@ -216,7 +220,7 @@ class IntakeLimits:
 
     def _client_address(self) -> str:
         address = client_ip(request, self.trusted_proxies)
-        return str(address) if address is not None else UNKNOWN_CLIENT
+        return client_key(address) if address is not None else UNKNOWN_CLIENT
 
     def _known_source(self) -> str:
         name = (request.view_args or {}).get("source_name", UNKNOWN_SOURCE)
@@ -258,10 +262,22 @@ class IntakeLimits:
 
     def _retry_after(self, error: LimitExceeded) -> tuple[int, int]:
         """Return whole seconds until the broken limit's window ends, at least 1, and that moment."""
-        now = time.time()
         reset = self.counter.reset_at(error.item, *error.identifiers)
+        # Read after the reset: Redis gives the window's end as whole seconds from its own reading of the clock.
+        now = time.time()
         retry_after = max(1, math.ceil(reset - now))
         return retry_after, math.ceil(now) + retry_after
+
+
+def client_key(address: IPAddress) -> str:
+    """Return the key a client's address is counted under: an IPv4 address, or an IPv6 address's /64 network.
+
+    A site usually gets a whole IPv6 /64, so each of its addresses must not be a fresh allowance.
+    The network also drops a zone id ("%eth0"), which would otherwise make a new key.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((int(address), IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)
 
 
 def storage_options(url: str) -> dict[str, float]:

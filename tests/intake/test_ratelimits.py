@@ -119,6 +119,28 @@ class TestPerIp:
 
         assert statuses(answers) == [201, 201, 429]
 
+    @pytest.mark.parametrize(
+        "addresses",
+        [
+            ["2001:db8::1", "2001:db8::2", "2001:db8::ffff:3", "2001:db8:0:1::1"],
+            ["2001:db8::1%z1", "2001:db8::1%z2", "2001:db8::1%z3", "2001:db8:0:1::1%z1"],
+        ],
+        ids=["addresses", "zone-ids"],
+    )
+    def test_ipv6_counted_per_network(self, limited, pb, addresses):
+        limited["limits"]["per_ip"] = "2/minute"
+        limited["server"] = {"trusted_proxies": ["10.0.0.0/8"]}
+        pb.get(PB_URL, body=SUCCESS)
+        client = build_app(limited).test_client()
+
+        def via_proxy(client_address):
+            return post(client, peer="10.0.0.2", headers={**auth(), "X-Forwarded-For": client_address})
+
+        answers = [via_proxy(address) for address in addresses]
+
+        # The first three share 2001:db8::/64; the last is in another /64.
+        assert statuses(answers) == [201, 201, 429, 201]
+
     def test_source_override(self, limited, pb):
         limited["sources"]["landing"]["ip_rate_limit"] = "1/minute"
         pb.get(PB_URL, body=SUCCESS)
@@ -432,6 +454,18 @@ class TestStorageOutage:
 
 
 class TestSharedStorage:
+    def test_retry_after_within_window(self, limited, pb, redis_prefix):
+        url, prefix = redis_prefix
+        limited["limits"].update(storage_url=url, key_prefix=prefix, per_source="1/minute")
+        pb.get(PB_URL, body=SUCCESS)
+        client = build_app(limited).test_client()
+        post(client)
+
+        response = post(client)
+
+        assert response.status_code == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+
     def test_apps_sharing_redis_count_together(self, limited, pb, redis_prefix):
         url, prefix = redis_prefix
         limited["limits"].update(storage_url=url, key_prefix=prefix, per_source="3/minute")
