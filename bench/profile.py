@@ -1,12 +1,13 @@
 """Profile one relay worker under steady load with py-spy, to find where a lead's CPU time goes.
 
-Run it as `bench/profile` from anywhere: it starts the simulator and the relay
-(one gunicorn worker, on SQLite or with --store postgres on PostgreSQL) on loopback,
-drives it with wrk, samples the worker with py-spy and prints the functions
-that took the most time, by their own time and with what they called. The
-flame graph (SVG) and the collapsed stacks are written beside the benchmark's
-results. py-spy must be installed (it is in requirements-dev.txt) and allowed
-to read other processes' memory, which root always is.
+Run it as `bench/profile` from anywhere. It starts the simulator and the relay
+on loopback, with one gunicorn worker on SQLite (or PostgreSQL with --store
+postgres), and drives the relay with wrk. py-spy samples the worker, and the
+functions that took the most time are printed, by their own time and with
+what they called. The flame graph (SVG) and the collapsed stacks are written
+beside the benchmark's results. py-spy must be installed (it is in
+requirements-dev.txt) and allowed to read other processes' memory, which
+root always is.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ url = "{storage_url}"
 level = "INFO"
 format = "json"
 
-# wrk sends every lead from one address, so the default per-IP limit would answer 429 after 120 leads.
+# wrk sends every lead from one address, so the default per-IP limit would respond with 429 after 120 leads.
 # The limits are still checked on every request, in each process's memory as by default.
 [limits]
 per_ip = "100000000/minute"

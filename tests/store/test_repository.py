@@ -299,7 +299,7 @@ def test_held_customers_cached_across_processes(store):
 
     other_process.hold("acme", "UNKNOWN USER", now=START)
 
-    # Within max_age, the cached answer stands; after it, the store is read again.
+    # Within max_age the cached set is returned, and after it the store is read again.
     assert store.held_customers(max_age=0.2) == frozenset()
     time.sleep(0.25)
     assert store.held_customers(max_age=0.2) == {"acme"}
