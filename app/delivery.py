@@ -42,7 +42,7 @@ class Result:
     reply: Reply | None
     # True when no call slot freed up in time, so nothing was sent and the lead waits for the worker.
     deferred: bool = False
-    # The request's answer when the caller asked for one, stored with the changes.
+    # The request's answer, when the caller passed a builder for it, stored with the changes.
     answer: LeadAnswer | None = None
 
 

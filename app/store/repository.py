@@ -285,9 +285,9 @@ class Store:
         cached = self._holds_cache
         if cached is not None and now - cached[0] < max_age:
             return cached[1]
-        held = frozenset(self.holds())
-        self._holds_cache = (now, held)
-        return held
+        customers = frozenset(self.holds())
+        self._holds_cache = (now, customers)
+        return customers
 
     @_wrap_errors
     def resume(self, customer: str, *, now: float) -> tuple[bool, int]:

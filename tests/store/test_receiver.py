@@ -127,6 +127,13 @@ def forbid_save_answer(store: Store, monkeypatch) -> None:
     monkeypatch.setattr(store, "save_answer", separate_write)
 
 
+def assert_answer_stored(store: Store, response) -> None:
+    """Check that the lead of `response` keeps exactly that response as the answer repeats get."""
+    lead = store.get(response.get_json()["lead_id"])
+    assert lead["answer_status"] == response.status_code
+    assert json.loads(lead["answer_body"]) == response.get_json()
+
+
 def test_answer_stored_with_attempt(store_url, make_app, pb, monkeypatch):
     pb.get(PB_URL, body=SUCCESS)
     app = make_app(store_url)
@@ -135,9 +142,8 @@ def test_answer_stored_with_attempt(store_url, make_app, pb, monkeypatch):
 
     response = post(app.test_client())
 
-    lead = store.get(response.get_json()["lead_id"])
-    assert lead["answer_status"] == 201
-    assert json.loads(lead["answer_body"]) == response.get_json()
+    assert response.status_code == 201
+    assert_answer_stored(store, response)
 
 
 def test_held_answer_stored_with_lead(store_url, make_app, pb, monkeypatch):
@@ -148,9 +154,8 @@ def test_held_answer_stored_with_lead(store_url, make_app, pb, monkeypatch):
 
     response = post(app.test_client())
 
-    lead = store.get(response.get_json()["lead_id"])
-    assert lead["answer_status"] == 202
-    assert json.loads(lead["answer_body"]) == response.get_json()
+    assert response.status_code == 202
+    assert_answer_stored(store, response)
 
 
 def test_claim_lost_answer_saved_apart(store_url, make_app, pb, monkeypatch):
@@ -163,9 +168,7 @@ def test_claim_lost_answer_saved_apart(store_url, make_app, pb, monkeypatch):
     response = post(app.test_client())
 
     assert response.status_code == 201
-    lead = store.get(response.get_json()["lead_id"])
-    assert lead["answer_status"] == 201
-    assert json.loads(lead["answer_body"]) == response.get_json()
+    assert_answer_stored(store, response)
 
 
 def test_breaker_opens_then_probe_closes(store_url, make_app, pb):
