@@ -61,8 +61,11 @@ def summarize(collapsed: Path, top: int) -> str:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     samples = 0
-    for line in collapsed.read_text(encoding="utf-8").splitlines():
+    for line in collapsed.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            # Sampling without pausing the worker (--nonblocking) can tear a read, leaving a garbled line.
+            continue
         count = int(count_text)
         frames = stack.split(";")
         samples += count
