@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.store.search import LeadFilter, PagePosition, select_counts_per_hour, select_leads
 from app.store.tables import alert_marks, attempts, customer_holds, idempotency_keys, leads
+from app.store.transactions import GroupCommit, SingleTransactions
 
 # Statuses whose leads the worker may still send, when their next_attempt_at is due.
 RETRYABLE_STATUSES = ("queued", "failed")
@@ -111,13 +111,13 @@ class Store:
         self.engine = engine
         self._dialect = engine.dialect.name
         # Connections of this engine begin their transactions for writing (BEGIN IMMEDIATE on SQLite).
-        self._writer = engine.execution_options(immediate=True)
+        writer = engine.execution_options(immediate=True)
+        self._transactions = GroupCommit(writer) if self._dialect == "sqlite" else SingleTransactions(writer)
         self._holds_cache: tuple[float, frozenset[str]] | None = None
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._writer.begin() as connection:
-            yield connection
+    def _write(self, work: Callable[[Connection], Any]) -> Any:
+        """Run `work` in a write transaction and return its result once committed."""
+        return self._transactions.run(work)
 
     # --- intake -------------------------------------------------------------
 
@@ -131,13 +131,16 @@ class Store:
         """
         # Sorted, so two requests sharing keys take them in one order and cannot deadlock.
         keys = sorted({each for each in (key, *extra_keys) if each})
+
+        def insert_lead(connection: Connection) -> None:
+            for candidate in keys:
+                first = self._take_key(connection, candidate, row["id"], now=now, ttl=key_ttl)
+                if first is not None:
+                    raise _KeyTaken(first)
+            connection.execute(_INSERT_LEAD, row)
+
         try:
-            with self._write() as connection:
-                for candidate in keys:
-                    first = self._take_key(connection, candidate, row["id"], now=now, ttl=key_ttl)
-                    if first is not None:
-                        raise _KeyTaken(first)
-                connection.execute(_INSERT_LEAD, row)
+            self._write(insert_lead)
         except _KeyTaken as taken:
             # The transaction rolled back, so no key this request took before the match is kept.
             return Accepted(lead_id=taken.lead_id, repeat=True)
@@ -158,10 +161,8 @@ class Store:
     @_wrap_errors
     def save_answer(self, lead_id: str, status: int, body: dict[str, Any]) -> None:
         """Keep the first answer given for a lead, so repeats get the same one."""
-        with self._write() as connection:
-            connection.execute(
-                _SAVE_ANSWER, {"match_id": lead_id, "answer_status": status, "answer_body": json.dumps(body)}
-            )
+        values = {"match_id": lead_id, "answer_status": status, "answer_body": json.dumps(body)}
+        self._write(lambda connection: connection.execute(_SAVE_ANSWER, values))
 
     @_wrap_errors
     def get(self, lead_id: str) -> dict[str, Any] | None:
@@ -197,8 +198,9 @@ class Store:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claims = []
-        with self._write() as connection:
+
+        def claim(connection: Connection) -> list[Claim]:
+            claims = []
             for lead_id, lease_until in connection.execute(due).all():
                 token = connection.execute(
                     update(leads)
@@ -207,22 +209,26 @@ class Store:
                     .returning(leads.c.claim_token)
                 ).scalar_one()
                 claims.append(Claim(lead_id=lead_id, token=token, was_abandoned=lease_until is not None))
-        return claims
+            return claims
+
+        return self._write(claim)
 
     @_wrap_errors
     def record_attempt(self, claim: Claim, attempt: dict[str, Any], changes: dict[str, Any]) -> bool:
         """Store an attempt and the lead's new state; False when a newer claim owns the lead."""
-        with self._write() as connection:
+
+        def record(connection: Connection) -> bool:
             updated = connection.execute(_UPDATE_CLAIMED, _claimed_changes(claim, changes))
             connection.execute(_INSERT_ATTEMPT, {"lead_id": claim.lead_id, "claim_token": claim.token, **attempt})
-        return updated.rowcount == 1
+            return updated.rowcount == 1
+
+        return self._write(record)
 
     @_wrap_errors
     def release(self, claim: Claim, changes: dict[str, Any]) -> bool:
         """Update a claimed lead without an attempt (it was held back); False when stale."""
-        with self._write() as connection:
-            updated = connection.execute(_UPDATE_CLAIMED, _claimed_changes(claim, changes))
-        return updated.rowcount == 1
+        changed = _claimed_changes(claim, changes)
+        return self._write(lambda connection: connection.execute(_UPDATE_CLAIMED, changed).rowcount == 1)
 
     @_wrap_errors
     def abandon(self, claim: Claim, *, now: float) -> bool:
@@ -232,14 +238,13 @@ class Store:
         counts as a takeover and the lead as ambiguous, as after a crash.
         Returns False when the attempt was recorded or a newer claim owns the lead.
         """
-        with self._write() as connection:
-            updated = connection.execute(
-                update(leads)
-                .where(leads.c.id == claim.lead_id, leads.c.claim_token == claim.token)
-                .where(leads.c.lease_until.is_not(None))
-                .values(lease_until=now, updated_at=now)
-            )
-        return updated.rowcount == 1
+        end_lease = (
+            update(leads)
+            .where(leads.c.id == claim.lead_id, leads.c.claim_token == claim.token)
+            .where(leads.c.lease_until.is_not(None))
+            .values(lease_until=now, updated_at=now)
+        )
+        return self._write(lambda connection: connection.execute(end_lease).rowcount == 1)
 
     @_wrap_errors
     def queue_backlog(self) -> tuple[int, float | None]:
@@ -259,15 +264,14 @@ class Store:
     def hold(self, customer: str, reason: str, *, now: float) -> bool:
         """Put a customer on hold; False when it already was."""
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        with self._write() as connection:
-            result = connection.execute(
-                dialect_insert(customer_holds)
-                .values(customer=customer, reason=reason, held_at=now)
-                .on_conflict_do_nothing(),
-                execution_options=_COUNT_ROWS,
-            )
+        add_hold = dialect_insert(customer_holds).values(customer=customer, reason=reason, held_at=now)
+        added = self._write(
+            lambda connection: connection.execute(
+                add_hold.on_conflict_do_nothing(), execution_options=_COUNT_ROWS
+            ).rowcount == 1
+        )
         self._holds_cache = None
-        return result.rowcount == 1
+        return added
 
     @_wrap_errors
     def holds(self) -> dict[str, dict[str, Any]]:
@@ -295,15 +299,19 @@ class Store:
 
         Returns whether the customer was on hold and how many leads were requeued.
         """
-        with self._write() as connection:
+
+        def lift(connection: Connection) -> tuple[bool, int]:
             lifted = connection.execute(delete(customer_holds).where(customer_holds.c.customer == customer))
             requeued = connection.execute(
                 update(leads)
                 .where(leads.c.customer == customer, leads.c.status == "failed", leads.c.last_class == "config_fault")
                 .values(status="queued", next_attempt_at=now, updated_at=now)
             )
+            return lifted.rowcount == 1, requeued.rowcount
+
+        outcome = self._write(lift)
         self._holds_cache = None
-        return lifted.rowcount == 1, requeued.rowcount
+        return outcome
 
     # --- alerts -------------------------------------------------------------
 
@@ -314,7 +322,8 @@ class Store:
         Returns True for the one caller that may send it, whichever process or host calls.
         """
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        with self._write() as connection:
+
+        def take(connection: Connection) -> bool:
             taken = connection.execute(
                 dialect_insert(alert_marks).values(key=key, sent_at=now).on_conflict_do_nothing(),
                 execution_options=_COUNT_ROWS,
@@ -326,7 +335,9 @@ class Store:
                 .where(alert_marks.c.key == key, alert_marks.c.sent_at <= now - interval)
                 .values(sent_at=now)
             )
-        return renewed.rowcount == 1
+            return renewed.rowcount == 1
+
+        return self._write(take)
 
     # --- operators ----------------------------------------------------------
 
@@ -357,14 +368,13 @@ class Store:
     @_wrap_errors
     def requeue(self, lead_ids: list[str], *, now: float) -> list[str]:
         """Queue failed or dead leads for delivery again; return the ids requeued."""
-        with self._write() as connection:
-            rows = connection.execute(
-                update(leads)
-                .where(leads.c.id.in_(lead_ids), leads.c.status.in_(("failed", "dead")))
-                .values(status="queued", attempts=0, next_attempt_at=now, updated_at=now)
-                .returning(leads.c.id)
-            ).scalars()
-            return list(rows)
+        requeue = (
+            update(leads)
+            .where(leads.c.id.in_(lead_ids), leads.c.status.in_(("failed", "dead")))
+            .values(status="queued", attempts=0, next_attempt_at=now, updated_at=now)
+            .returning(leads.c.id)
+        )
+        return self._write(lambda connection: list(connection.execute(requeue).scalars()))
 
     @_wrap_errors
     def purge(self, *, before: float) -> int:
@@ -373,13 +383,16 @@ class Store:
         Queued and failed leads are kept whatever their age: they may still be delivered.
         """
         finished = and_(leads.c.created_at < before, leads.c.status.in_(FINISHED_STATUSES))
-        with self._write() as connection:
+
+        def delete_finished(connection: Connection) -> int:
             old = select(leads.c.id).where(finished)
             connection.execute(delete(attempts).where(attempts.c.lead_id.in_(old)))
             connection.execute(delete(idempotency_keys).where(idempotency_keys.c.lead_id.in_(old)))
             deleted = connection.execute(delete(leads).where(finished))
             connection.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < time.time()))
-        return deleted.rowcount
+            return deleted.rowcount
+
+        return self._write(delete_finished)
 
     @_wrap_errors
     def counts(self) -> dict[str, int]:
