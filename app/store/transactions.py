@@ -140,8 +140,9 @@ class GroupCommit:
             # A transaction that failed to begin took no batch yet: the writes waiting for it fail with it.
             batch = batch or self._take_batch()
             for write in batch:
-                if write.error is None:
-                    write.error = failure
+                # Also over a write's own error: an error that another write of this transaction caused,
+                # such as finding its key taken, is void once that write is rolled back too.
+                write.error = failure
             return batch
         except BaseException:
             # The leader is being stopped and its transaction rolled back: the writes go to the next one.
@@ -162,15 +163,14 @@ class GroupCommit:
 
     @staticmethod
     def _run_alone(connection: Connection, write: _Write) -> None:
-        try:
-            write.result = write.work(connection)
-        except Exception as error:
-            # Propagating rolls the transaction back, and this write is the only one in it.
-            write.error = error
-            raise
+        # Its exception rolls back the transaction, which holds this write only, and becomes its error.
+        write.error = None
+        write.result = write.work(connection)
 
     @staticmethod
     def _run_in_savepoint(connection: Connection, write: _Write) -> None:
+        # A write runs again after its leader was stopped, and its first run's outcome was rolled back.
+        write.error = None
         connection.exec_driver_sql("SAVEPOINT grouped_write")
         try:
             write.result = write.work(connection)

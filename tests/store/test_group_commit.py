@@ -56,13 +56,40 @@ def add(name: str) -> Callable[[Connection], str]:
     return work
 
 
+class KeyTaken(Exception):
+    """The key note names another write's owner."""
+
+
+def take_key(owner: str) -> Callable[[Connection], str]:
+    """A write that takes the one key note for `owner`, or raises KeyTaken when another owner has it."""
+
+    def work(connection: Connection) -> str:
+        taken = connection.execute(text("SELECT name FROM notes WHERE name LIKE 'key:%'")).scalar()
+        if taken is not None:
+            raise KeyTaken(taken)
+        return add(f"key:{owner}")(connection)
+
+    return work
+
+
+def fail_commits_after_the_first() -> Callable[[object], None]:
+    """A commit listener that lets the first commit through and fails every later one."""
+    commits = iter([None])
+
+    def fail(_connection) -> None:
+        if next(commits, "fail") is not None:
+            raise OperationalError("COMMIT", (), Exception("disk I/O error"))
+
+    return fail
+
+
 def notes(engine: Engine) -> set[str]:
     with engine.connect() as connection:
         return set(connection.execute(text("SELECT name FROM notes")).scalars())
 
 
 class Batch:
-    """Writes started on threads while a first write holds its transaction open, so that they share the next one."""
+    """Writes started on threads while a first write keeps its transaction open, so that they share the next one."""
 
     def __init__(self, group: GroupCommit, works: list[Callable[[Connection], object]]) -> None:
         self.group = group
@@ -107,7 +134,7 @@ def _wait_for(condition: Callable[[], bool]) -> None:
         time.sleep(0.001)
 
 
-def test_one_write_alone_commits_without_a_savepoint(engine, group, commits):
+def test_single_write_skips_savepoint(engine, group, commits):
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
 
@@ -118,7 +145,7 @@ def test_one_write_alone_commits_without_a_savepoint(engine, group, commits):
     assert not [statement for statement in statements if "SAVEPOINT" in statement]
 
 
-def test_writes_that_wait_share_one_transaction(engine, group, commits):
+def test_waiting_writes_share_transaction(engine, group, commits):
     with Batch(group, [add("b"), add("c"), add("d")]) as batch:
         pass
 
@@ -127,7 +154,7 @@ def test_writes_that_wait_share_one_transaction(engine, group, commits):
     assert len(commits) == 2
 
 
-def test_a_failing_write_rolls_back_alone(engine, group):
+def test_failing_write_rolls_back_alone(engine, group):
     def add_then_fail(connection: Connection) -> None:
         add("undone")(connection)
         raise ValueError("this write fails")
@@ -142,24 +169,50 @@ def test_a_failing_write_rolls_back_alone(engine, group):
     assert notes(engine) == {"first", "b", "d"}
 
 
-def test_a_failed_commit_fails_every_write_of_its_transaction(engine, group):
-    failures = iter([None, OperationalError("COMMIT", (), Exception("disk I/O error"))])
+def test_failed_commit_fails_every_write(engine, group):
+    def fail(_connection: Connection) -> None:
+        raise ValueError("this write fails")
 
-    def fail_second_commit(_connection) -> None:
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
-
-    event.listen(engine, "commit", fail_second_commit)
-    with Batch(group, [add("b"), add("c")]) as batch:
+    event.listen(engine, "commit", fail_commits_after_the_first())
+    with Batch(group, [add("b"), fail, add("c")]) as batch:
         pass
 
     assert batch.outcomes[0] == "first"
-    assert all(isinstance(batch.outcomes[index], OperationalError) for index in (1, 2))
+    assert all(isinstance(batch.outcomes[index], OperationalError) for index in (1, 2, 3))
     assert notes(engine) == {"first"}
 
 
-def test_a_transaction_sqlite_rolled_back_fails_every_write_of_it(engine, group):
+def test_failed_commit_voids_caused_errors(engine, group):
+    event.listen(engine, "commit", fail_commits_after_the_first())
+    with Batch(group, [take_key("b"), take_key("c")]) as batch:
+        pass
+
+    # c found the key taken by b, but b is not stored either, so c must not be taken for b's repeat.
+    assert isinstance(batch.outcomes[2], OperationalError)
+    assert notes(engine) == {"first"}
+
+
+def test_rerun_write_drops_stale_error(engine, group):
+    stops = iter([Stopped()])
+
+    def stop_once(connection: Connection) -> str:
+        stopped = next(stops, None)
+        if stopped is not None:
+            raise stopped
+        return add("d")(connection)
+
+    with Batch(group, [take_key("b"), take_key("c"), stop_once]) as batch:
+        pass
+
+    # The stopped leader ran b (withdrawn with it) and c, which found the key taken by b and was rolled
+    # back. In the next transaction c takes the key, and its caller must learn that.
+    assert isinstance(batch.outcomes[1], Stopped)
+    assert batch.outcomes[2] == "key:c"
+    assert batch.outcomes[3] == "d"
+    assert notes(engine) == {"first", "key:c", "d"}
+
+
+def test_lost_transaction_fails_every_write(engine, group):
     def lose_the_transaction(connection: Connection) -> None:
         # What SQLite does itself on a full disk or an I/O error.
         connection.connection.driver_connection.execute("ROLLBACK")
@@ -172,7 +225,7 @@ def test_a_transaction_sqlite_rolled_back_fails_every_write_of_it(engine, group)
     assert notes(engine) == {"first"}
 
 
-def test_writes_of_a_stopped_leader_go_to_the_next_transaction(engine, group):
+def test_stopped_leader_requeues_writes(engine, group):
     stops = iter([Stopped()])
 
     def stop_once(connection: Connection) -> str:
@@ -193,7 +246,7 @@ def test_writes_of_a_stopped_leader_go_to_the_next_transaction(engine, group):
     assert group._waiting == []
 
 
-def test_a_caller_stopped_when_the_lead_reaches_it_passes_the_lead_on(engine, group, monkeypatch):
+def test_stopped_successor_passes_lead(engine, group, monkeypatch):
     class StoppedWhenWoken(threading.Event):
         def wait(self, timeout=None) -> bool:
             woken = super().wait(timeout)
@@ -213,7 +266,7 @@ def test_a_caller_stopped_when_the_lead_reaches_it_passes_the_lead_on(engine, gr
     assert group._leader_active is False
 
 
-def test_a_failed_begin_fails_the_writes_waiting_for_it(engine, group, monkeypatch):
+def test_failed_begin_fails_waiting_writes(engine, group, monkeypatch):
     blocker = engine.raw_connection()
     blocker.driver_connection.execute("BEGIN IMMEDIATE")
     monkeypatch.setattr("app.store.engine.SQLITE_BUSY_TIMEOUT_MS", 50)
@@ -228,7 +281,7 @@ def test_a_failed_begin_fails_the_writes_waiting_for_it(engine, group, monkeypat
     assert notes(engine) == {"after"}
 
 
-def test_store_accepts_many_threads_leads_in_fewer_commits():
+def test_store_accept_shares_commits():
     engine = make_engine(fresh_store_url("sqlite"))
     store = Store(engine)
     commits: list[float] = []
