@@ -264,12 +264,16 @@ class Store:
     def hold(self, customer: str, reason: str, *, now: float) -> bool:
         """Put a customer on hold; False when it already was."""
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        add_hold = dialect_insert(customer_holds).values(customer=customer, reason=reason, held_at=now)
-        added = self._write(
-            lambda connection: connection.execute(
-                add_hold.on_conflict_do_nothing(), execution_options=_COUNT_ROWS
-            ).rowcount == 1
+        add_hold = (
+            dialect_insert(customer_holds)
+            .values(customer=customer, reason=reason, held_at=now)
+            .on_conflict_do_nothing()
         )
+
+        def insert_hold(connection: Connection) -> bool:
+            return connection.execute(add_hold, execution_options=_COUNT_ROWS).rowcount == 1
+
+        added = self._write(insert_hold)
         self._holds_cache = None
         return added
 

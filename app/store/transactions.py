@@ -130,8 +130,12 @@ class GroupCommit:
             with self._engine.begin() as connection:
                 # Taken once the lock is held, so writes that came while waiting for it join this transaction.
                 batch = self._take_batch()
+                for write in batch:
+                    # A write runs again after its leader was stopped, and its first run was rolled back.
+                    write.error = None
                 if len(batch) == 1:
-                    self._run_alone(connection, batch[0])
+                    # Its exception rolls back the transaction, which contains this write only.
+                    batch[0].result = batch[0].work(connection)
                 else:
                     for write in batch:
                         self._run_in_savepoint(connection, write)
@@ -162,15 +166,7 @@ class GroupCommit:
             self._waiting.remove(write)
 
     @staticmethod
-    def _run_alone(connection: Connection, write: _Write) -> None:
-        # Its exception rolls back the transaction, which holds this write only, and becomes its error.
-        write.error = None
-        write.result = write.work(connection)
-
-    @staticmethod
     def _run_in_savepoint(connection: Connection, write: _Write) -> None:
-        # A write runs again after its leader was stopped, and its first run's outcome was rolled back.
-        write.error = None
         connection.exec_driver_sql("SAVEPOINT grouped_write")
         try:
             write.result = write.work(connection)

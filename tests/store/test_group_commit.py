@@ -64,12 +64,26 @@ def take_key(owner: str) -> Callable[[Connection], str]:
     """A write that takes the one key note for `owner`, or raises KeyTaken when another owner has it."""
 
     def work(connection: Connection) -> str:
-        taken = connection.execute(text("SELECT name FROM notes WHERE name LIKE 'key:%'")).scalar()
-        if taken is not None:
-            raise KeyTaken(taken)
+        key_note = connection.execute(text("SELECT name FROM notes WHERE name LIKE 'key:%'")).scalar()
+        if key_note is not None:
+            raise KeyTaken(key_note)
         return add(f"key:{owner}")(connection)
 
     return work
+
+
+def stop_once_then(work: Callable[[Connection], str]) -> Callable[[Connection], str]:
+    """A write that raises Stopped on its first run, in the thread that leads the transaction as a greenlet
+    kill would be, and runs `work` after that."""
+    stops = iter([Stopped()])
+
+    def stop_once(connection: Connection) -> str:
+        stopped = next(stops, None)
+        if stopped is not None:
+            raise stopped
+        return work(connection)
+
+    return stop_once
 
 
 def fail_commits_after_the_first() -> Callable[[object], None]:
@@ -193,15 +207,7 @@ def test_failed_commit_voids_caused_errors(engine, group):
 
 
 def test_rerun_write_drops_stale_error(engine, group):
-    stops = iter([Stopped()])
-
-    def stop_once(connection: Connection) -> str:
-        stopped = next(stops, None)
-        if stopped is not None:
-            raise stopped
-        return add("d")(connection)
-
-    with Batch(group, [take_key("b"), take_key("c"), stop_once]) as batch:
+    with Batch(group, [take_key("b"), take_key("c"), stop_once_then(add("d"))]) as batch:
         pass
 
     # The stopped leader ran b (withdrawn with it) and c, which found the key taken by b and was rolled
@@ -226,16 +232,7 @@ def test_lost_transaction_fails_every_write(engine, group):
 
 
 def test_stopped_leader_requeues_writes(engine, group):
-    stops = iter([Stopped()])
-
-    def stop_once(connection: Connection) -> str:
-        # Raised in the thread that leads the transaction, as a greenlet kill would be.
-        stopped = next(stops, None)
-        if stopped is not None:
-            raise stopped
-        return add("c")(connection)
-
-    with Batch(group, [add("b"), stop_once, add("d")]) as batch:
+    with Batch(group, [add("b"), stop_once_then(add("c")), add("d")]) as batch:
         pass
 
     # The leader's own write is withdrawn with it; the others ran again in the next transaction.
