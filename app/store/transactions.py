@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 Result = TypeVar("Result")
 Work = Callable[[Connection], Result]
@@ -25,15 +26,36 @@ MAX_BATCH = 64
 
 
 class SingleTransactions:
-    """Each write in its own transaction: PostgreSQL commits concurrent transactions side by side."""
+    """Each write in its own transaction: PostgreSQL commits concurrent transactions side by side.
+
+    A pooled connection that the server closed (a restart, an idle timeout) fails the write's first
+    statement. The write then runs once more on a new connection, because its transaction never reached
+    the server's commit. A commit that fails is not run again: the server may have committed it.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     def run(self, work: Work[Result]) -> Result:
         """Run `work` in a transaction of its own and commit it; its exception rolls it back and propagates."""
-        with self._engine.begin() as connection:
-            return work(connection)
+        try:
+            return self._run_once(work, last=False)
+        except _ClosedBeforeCommit:
+            return self._run_once(work, last=True)
+
+    def _run_once(self, work: Work[Result], *, last: bool) -> Result:
+        # Leaving begin() commits, outside the try: a failed commit is never run again.
+        with self._engine.connect() as connection, connection.begin():
+            try:
+                return work(connection)
+            except DBAPIError as error:
+                if error.connection_invalidated and not last:
+                    raise _ClosedBeforeCommit from error
+                raise
+
+
+class _ClosedBeforeCommit(Exception):
+    """The connection was closed under a write before its commit, so the write can run again."""
 
 
 class _Write:

@@ -1,0 +1,116 @@
+"""PostgreSQL's pooled connections: tested after idling, used as they are while busy, replaced when closed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from app.store import engine as engine_module
+from app.store.engine import make_engine
+from app.store.repository import Store
+from app.store.transactions import SingleTransactions
+from tests.store.helpers import START, lead_row
+from tests.stores import fresh_postgres_url
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    engine = make_engine(fresh_postgres_url(), pool_size=1)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pings(engine, monkeypatch) -> list[object]:
+    """The connections the pool tested, in order."""
+    tested = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: tested.append(connection) or ping(connection))
+    return tested
+
+
+def backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def terminate(engine: Engine, pid: int) -> None:
+    """Close a server process of the engine's database from another connection, as a restart would."""
+    admin = create_engine(make_url(engine.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+def test_busy_connection_used_untested(engine, pings):
+    first = backend_pid(engine)
+    second = backend_pid(engine)
+
+    assert second == first
+    assert pings == []
+
+
+def test_idle_connection_tested_on_checkout(engine, pings, monkeypatch):
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 0.0)
+    first = backend_pid(engine)
+    second = backend_pid(engine)
+
+    assert second == first
+    assert len(pings) == 1
+
+
+def test_closed_idle_connection_replaced(engine, pings, monkeypatch):
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE", 0.0)
+    first = backend_pid(engine)
+    terminate(engine, first)
+
+    second = backend_pid(engine)
+
+    assert second != first
+    assert len(pings) == 1
+
+
+def closing_work(closes: int, calls: list[int]):
+    """Return a write that closes its own connection on its first `closes` runs, then returns its pid."""
+
+    def work(connection) -> int:
+        calls.append(len(calls) + 1)
+        if len(calls) <= closes:
+            connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    return work
+
+
+def test_write_runs_again_after_close(engine):
+    calls = []
+
+    pid = SingleTransactions(engine).run(closing_work(1, calls))
+
+    assert calls == [1, 2]
+    assert pid == backend_pid(engine)
+
+
+def test_write_closed_twice_raises(engine):
+    calls = []
+
+    with pytest.raises(OperationalError):
+        SingleTransactions(engine).run(closing_work(2, calls))
+
+    assert calls == [1, 2]
+
+
+def test_store_accepts_after_server_closed_connection(engine):
+    store = Store(engine)
+    store.accept(lead_row(), None, key_ttl=60, now=START)
+    terminate(engine, backend_pid(engine))
+
+    row = lead_row()
+    accepted = store.accept(row, None, key_ttl=60, now=START)
+
+    assert accepted.repeat is False
+    assert store.get(row["id"]) is not None
