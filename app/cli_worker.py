@@ -49,7 +49,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     log_loaded(settings, role="worker")
     concurrency = settings.delivery.worker_concurrency
-    store = services.build_store(settings, connections=concurrency)
+    store = services.build_store(settings)
     client = services.build_client(settings, size=concurrency)
     alerter = Alerter.from_settings(settings, store)
     # Only workers watch the queue's age, so web processes never send that alert.

@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, *, session: requests.Session | 
 
     size = services.pool_size()
     client = services.build_client(settings, size=size, session=session)
-    store = services.build_store(settings, connections=min(size, 20))
+    store = services.build_store(settings)
 
     app = Flask(__name__)
     app.request_class = RelayRequest

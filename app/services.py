@@ -35,6 +35,6 @@ def build_client(settings: Settings, *, size: int, session: requests.Session | N
     )
 
 
-def build_store(settings: Settings, *, connections: int = 10) -> Store:
-    """Open the store named by [storage].url."""
-    return Store(make_engine(settings.storage.url, pool_size=connections))
+def build_store(settings: Settings, *, connections: int | None = None) -> Store:
+    """Open the store named by [storage].url, with at most `connections` or [storage].pool_size connections."""
+    return Store(make_engine(settings.storage.url, pool_size=connections or settings.storage.pool_size))

@@ -127,6 +127,8 @@ class StorageSettings:
     url: str
     idempotency_window_hours: float
     retention_days: float
+    # PostgreSQL connections each process keeps at most.
+    pool_size: int
 
 
 @dataclass(frozen=True)

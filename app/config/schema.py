@@ -330,6 +330,7 @@ class StorageSchema(TableSchema):
     url = fields.String(load_default="sqlite:///var/relay.db", validate=validate.Length(min=1))
     idempotency_window_hours = fields.Float(load_default=72.0, validate=validate.Range(min=1, max=24 * 90))
     retention_days = fields.Float(load_default=90.0, validate=validate.Range(min=1, max=3650))
+    pool_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=200))
 
 
 class DeliverySchema(TableSchema):

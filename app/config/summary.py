@@ -44,6 +44,7 @@ def summarize(settings: Settings) -> dict[str, Any]:
             "url": storage_location(settings.storage.url),
             "idempotency_window_hours": settings.storage.idempotency_window_hours,
             "retention_days": settings.storage.retention_days,
+            "pool_size": settings.storage.pool_size,
         },
         "delivery": asdict(settings.delivery),
         "server": {

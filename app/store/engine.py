@@ -25,6 +25,10 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_FIRST = 0.0005
 LOCK_RETRY_MAX = 0.005
 
+# Seconds a request waits for a free PostgreSQL connection. A transaction uses one for milliseconds,
+# so a longer wait means the database is overloaded, and the sender gets 503 within the inline budget.
+POOL_WAIT = 5.0
+
 # Seconds a pooled PostgreSQL connection may stay unused before its checkout tests it with a round trip.
 # A server restart or a proxy's idle timeout closes connections that were idle longer than this, as a rule.
 # A write that meets a closed connection anyway runs again on a new one (SingleTransactions).
@@ -32,10 +36,14 @@ PING_AFTER_IDLE = 1.0
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine; for SQLite, create the file's folder and set WAL and full sync."""
+    """Create an engine; for SQLite, create the file's folder and set WAL and full sync.
+
+    A PostgreSQL engine opens `pool_size` connections at most. A request that finds them all in use
+    waits up to POOL_WAIT seconds for one, then fails with the store unavailable (503).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_WAIT)
         _ping_after_idle(engine)
         return engine
 

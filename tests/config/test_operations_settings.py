@@ -74,6 +74,8 @@ def test_invalid_webhook_url_masked_in_error():
         ("alerts__allow_insecure_url", "sometimes"),
         ("delivery__shutdown_grace", -1),
         ("delivery__shutdown_grace", 601),
+        ("storage__pool_size", 0),
+        ("storage__pool_size", "many"),
     ],
 )
 def test_invalid_value_names_key(key, value):
@@ -87,6 +89,14 @@ def test_misspelled_alerts_key_suggests_fix():
 
     assert problem.startswith("alerts.webhook: unknown key (did you mean 'webhook_url'?)")
     assert SECRET_PATH not in problem
+
+
+def test_pool_size_default_and_set():
+    default = parse_settings(changed(), "relay.toml")
+    chosen = parse_settings(changed(storage__pool_size=3), "relay.toml")
+
+    assert default.storage.pool_size == 10
+    assert chosen.storage.pool_size == 3
 
 
 def test_worker_grace_defaults_to_whole_call():

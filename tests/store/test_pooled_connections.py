@@ -11,8 +11,9 @@ from sqlalchemy.exc import OperationalError
 
 from app.store import engine as engine_module
 from app.store.engine import make_engine
-from app.store.repository import Store
+from app.store.repository import Store, StoreUnavailable
 from app.store.transactions import SingleTransactions
+from tests.conftest import build_app
 from tests.store.helpers import START, lead_row
 from tests.stores import fresh_postgres_url
 
@@ -114,3 +115,21 @@ def test_store_accepts_after_server_closed_connection(engine):
 
     assert accepted.repeat is False
     assert store.get(row["id"]) is not None
+
+
+def test_full_pool_fails_after_wait(monkeypatch):
+    monkeypatch.setattr(engine_module, "POOL_WAIT", 0.1)
+    engine = make_engine(fresh_postgres_url(), pool_size=1)
+    store = Store(engine)
+
+    with engine.connect(), pytest.raises(StoreUnavailable, match="TimeoutError"):
+        store.accept(lead_row(), None, key_ttl=60, now=START)
+    engine.dispose()
+
+
+def test_processes_open_configured_pool(document):
+    document["storage"] = {"url": fresh_postgres_url(), "pool_size": 3}
+
+    engine = build_app(document).extensions["relay"].store.engine
+
+    assert engine.pool.size() == 3
