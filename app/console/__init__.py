@@ -9,14 +9,20 @@ from __future__ import annotations
 from flask import Flask
 
 from app.config.model import Settings
-from app.console import auth_views, guard, lead_views, views  # noqa: F401  (they register routes and hooks)
-from app.console.blueprint import blueprint
-from app.console.sessions import LoginThrottle, configure_sessions
 
 
 def install(app: Flask, settings: Settings) -> None:
-    """Register the console on the app, with its session cookie when an admin token is set."""
-    if settings.admin_token:
-        configure_sessions(app, settings)
+    """Register the console on the app with its session cookie, or only its 404 page when it is off."""
+    if not settings.admin_token:
+        from app.console.off import blueprint as off_blueprint
+
+        app.register_blueprint(off_blueprint)
+        return
+
+    from app.console import auth_views, guard, lead_views, views  # noqa: F401  (they register routes and hooks)
+    from app.console.blueprint import blueprint
+    from app.console.sessions import LoginThrottle, configure_sessions
+
+    configure_sessions(app, settings)
     app.extensions["console.login_throttle"] = LoginThrottle()
     app.register_blueprint(blueprint)

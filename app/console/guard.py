@@ -1,4 +1,4 @@
-"""Hooks that run around every console request: off without a token, CSRF, login, security headers."""
+"""Hooks that run around every console request: CSRF, login, security headers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from app.console.blueprint import blueprint
+from app.console.headers import add_console_headers
 from app.console.pages import render_error
 from app.console.sessions import bearer_matches, logged_in
 from app.relay import current_relay
@@ -19,21 +20,11 @@ log = logging.getLogger("relay.console")
 # Endpoints open without a login: the login form itself and the style sheet it uses.
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
 
-# No inline script or style and no framing; forms post only to the console itself.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
 
 @blueprint.before_request
 def guard() -> Response | None:
-    """Return a 404 page while the console is off, check every POST's CSRF token, and require a login."""
+    """Check every POST's CSRF token, and require a login."""
     settings = current_relay().settings
-    if not settings.admin_token:
-        return render_error(404, "The console is off",
-                            "Set [admin].token in the relay's configuration and restart the relay to open it.")
-
     if request.method == "POST":
         _check_csrf()
 
@@ -55,16 +46,7 @@ def _check_csrf() -> None:
         raise CSRFError(str(error)) from None
 
 
-@blueprint.after_request
-def add_security_headers(response: Response) -> Response:
-    """Forbid framing, inline script and content sniffing, and keep pages with personal data out of caches."""
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # Same-origin referrers only: lead ids in URLs stay inside the console.
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+blueprint.after_request(add_console_headers)
 
 
 @blueprint.errorhandler(CSRFError)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,7 @@ from app.console.sessions import LoginThrottle
 from tests.conftest import build_app
 from tests.console.conftest import ADMIN_TOKEN, add_lead, csrf_token, log_in, post_form
 
+ROOT = Path(__file__).resolve().parents[2]
 LEAD = "0123456789abcdef0123456789abcdef"
 PAGES = ["/console/", "/console/leads", "/console/leads?status=dead", f"/console/leads/{LEAD}", "/console/customers",
          "/console/no-such-page"]
@@ -287,6 +291,26 @@ def test_console_off_without_admin_token(client, path):
 
     assert response.status_code == 404
     assert "Set [admin].token" in response.get_data(as_text=True)
+
+
+def test_console_off_page_has_security_headers(client):
+    response = client.get("/console/")
+
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_console_off_leaves_its_modules_unimported():
+    # The console's forms and views cost memory in every web worker, so a relay without it never imports them.
+    script = (
+        "import sys\n"
+        "from tests.conftest import base_document, build_app\n"
+        "build_app(base_document())\n"
+        "print(sorted(name for name in ('flask_wtf', 'wtforms', 'app.console.views') if name in sys.modules))\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+
+    assert finished.stdout.splitlines()[0] == "[]"
 
 
 def test_console_off_rejects_login(client):
