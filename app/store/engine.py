@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InvalidatePoolError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,7 +34,7 @@ POOL_WAIT = 5.0
 
 # Seconds a pooled PostgreSQL connection may stay unused before its checkout tests it with a round trip.
 # A server restart or a proxy's idle timeout closes connections that were idle longer than this, as a rule.
-# A write that meets a closed connection anyway runs again on a new one (SingleTransactions).
+# A read or write that meets a closed connection anyway runs again on a new one, unless a write's COMMIT failed.
 PING_AFTER_IDLE = 1.0
 
 
@@ -84,6 +87,28 @@ def _ping_after_idle(engine: Engine) -> None:
 
     event.listen(engine.pool, "checkin", note_checkin)
     event.listen(engine.pool, "checkout", ping_if_idle)
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def rerun_if_closed(read: Callable[Params, Result]) -> Callable[Params, Result]:
+    """Run a read once more when the server had closed its pooled connection, which the pool then replaced.
+
+    Only for functions that change nothing: a write's failed commit may have committed.
+    """
+
+    @functools.wraps(read)
+    def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        try:
+            return read(*args, **kwargs)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        return read(*args, **kwargs)
+
+    return run
 
 
 def _begin_sqlite(connection) -> None:
@@ -158,6 +183,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+@rerun_if_closed
 def pending_migrations(engine: Engine) -> bool:
     """Return whether the store lacks a migration this version of the relay needs."""
     with engine.connect() as connection:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from app.store.engine import rerun_if_closed
 from app.store.search import LeadFilter, PagePosition, select_counts_per_hour, select_leads
 from app.store.tables import alert_marks, attempts, customer_holds, idempotency_keys, leads
 from app.store.transactions import GroupCommit, SingleTransactions
@@ -165,6 +166,7 @@ class Store:
         self._write(lambda connection: connection.execute(_SAVE_ANSWER, values))
 
     @_wrap_errors
+    @rerun_if_closed
     def get(self, lead_id: str) -> dict[str, Any] | None:
         """Return a lead's row as a dict, or None."""
         with self.engine.connect() as connection:
@@ -172,6 +174,7 @@ class Store:
         return dict(row) if row else None
 
     @_wrap_errors
+    @rerun_if_closed
     def attempts_of(self, lead_id: str) -> list[dict[str, Any]]:
         """Return a lead's attempts, oldest first."""
         with self.engine.connect() as connection:
@@ -247,6 +250,7 @@ class Store:
         return self._write(lambda connection: connection.execute(end_lease).rowcount == 1)
 
     @_wrap_errors
+    @rerun_if_closed
     def queue_backlog(self) -> tuple[int, float | None]:
         """Return how many leads are queued and when the oldest was created, leaving out customers on hold."""
         held = select(customer_holds.c.customer)
@@ -278,6 +282,7 @@ class Store:
         return added
 
     @_wrap_errors
+    @rerun_if_closed
     def holds(self) -> dict[str, dict[str, Any]]:
         """Return the customers on hold with their reason and time."""
         with self.engine.connect() as connection:
@@ -346,6 +351,7 @@ class Store:
     # --- operators ----------------------------------------------------------
 
     @_wrap_errors
+    @rerun_if_closed
     def find(
         self,
         *,
@@ -399,6 +405,7 @@ class Store:
         return self._write(delete_finished)
 
     @_wrap_errors
+    @rerun_if_closed
     def counts(self) -> dict[str, int]:
         """Return how many leads have each status."""
         with self.engine.connect() as connection:
@@ -406,6 +413,7 @@ class Store:
         return {status: count for status, count in rows}
 
     @_wrap_errors
+    @rerun_if_closed
     def counts_created_before(self, before: float) -> dict[str, int]:
         """Return how many leads created before `before` have each status: what `purge` would delete."""
         old = and_(leads.c.created_at < before, leads.c.status.in_(FINISHED_STATUSES))
@@ -415,6 +423,7 @@ class Store:
         return {status: count for status, count in rows}
 
     @_wrap_errors
+    @rerun_if_closed
     def count_expired_keys(self, *, now: float) -> int:
         """Return how many idempotency keys expired before `now`."""
         query = select(func.count()).select_from(idempotency_keys).where(idempotency_keys.c.expires_at < now)
@@ -422,6 +431,7 @@ class Store:
             return connection.execute(query).scalar_one()
 
     @_wrap_errors
+    @rerun_if_closed
     def counts_by_customer(self) -> dict[str, dict[str, int]]:
         """Return how many leads each customer has in each status, leaving out leads without a customer."""
         query = (
@@ -438,6 +448,7 @@ class Store:
     # --- console ------------------------------------------------------------
 
     @_wrap_errors
+    @rerun_if_closed
     def search(self, lead_filter: LeadFilter, *, after: PagePosition | None = None, limit: int = 50) -> list[dict]:
         """Return up to `limit` leads matching the filter, newest first, starting after `after`."""
         query = select_leads(lead_filter, after=after, limit=limit)
@@ -445,6 +456,7 @@ class Store:
             return [dict(row) for row in connection.execute(query).mappings()]
 
     @_wrap_errors
+    @rerun_if_closed
     def counts_per_hour(self, *, since: float) -> list[tuple[int, str, int]]:
         """Return (hour, status, count) for leads created since `since`, an hour being Unix seconds // 3600."""
         query = select_counts_per_hour(self._dialect, since=since)

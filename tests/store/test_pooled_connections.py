@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.store import engine as engine_module
-from app.store.engine import make_engine
+from app.store.engine import make_engine, pending_migrations
 from app.store.repository import Store, StoreUnavailable
 from app.store.transactions import SingleTransactions
 from tests.conftest import build_app
@@ -133,3 +133,21 @@ def test_processes_open_configured_pool(document):
     engine = build_app(document).extensions["relay"].store.engine
 
     assert engine.pool.size() == 3
+
+
+def test_store_reads_after_server_closed_connection(engine):
+    store = Store(engine)
+    row = lead_row()
+    store.accept(row, None, key_ttl=60, now=START)
+    terminate(engine, backend_pid(engine))
+
+    found = store.get(row["id"])
+
+    assert found is not None
+    assert found["id"] == row["id"]
+
+
+def test_migrations_checked_after_server_closed_connection(engine):
+    terminate(engine, backend_pid(engine))
+
+    assert pending_migrations(engine) is False
