@@ -293,6 +293,15 @@ def test_console_off_without_admin_token(client, path):
     assert "Set [admin].token" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/console", "/console/", "/console/leads"])
+def test_console_off_any_method_gets_404_page(client, method, path):
+    response = client.open(path, method=method)
+
+    assert response.status_code == 404
+    assert "The console is off" in response.get_data(as_text=True)
+
+
 def test_console_off_page_has_security_headers(client):
     response = client.get("/console/")
 
