@@ -9,7 +9,14 @@ from typing import Any
 from app import logs
 from app.cli_worker import add_metrics_arguments
 from app.config import ConfigError, Settings, Source, config_path, load_settings
-from app.config.summary import mask, storage_location, summarize, url_without_password, url_without_query
+from app.config.summary import (
+    mask,
+    storage_driver,
+    storage_location,
+    summarize,
+    url_without_password,
+    url_without_query,
+)
 from app.intake.limit_settings import ip_limit, source_limit
 
 
@@ -132,6 +139,13 @@ def run_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe_storage(settings: Settings) -> str:
+    location = storage_location(settings.storage.url)
+    if storage_driver(settings.storage.url) == "sqlite":
+        return location
+    return f"{location}, at most {settings.storage.pool_size} connections per process"
+
+
 def describe(settings: Settings) -> str:
     """Summarize the settings for a person, every secret masked."""
     phoneburner = settings.phoneburner
@@ -144,7 +158,7 @@ def describe(settings: Settings) -> str:
         f"  timeouts         connect {phoneburner.connect_timeout} s, read {phoneburner.read_timeout} s",
         f"  insecure URL     {'allowed (development only)' if phoneburner.allow_insecure_url else 'refused'}",
         f"admin token:       {mask(settings.admin_token) if settings.admin_token else 'not set'}",
-        f"storage:           {storage_location(settings.storage.url)}",
+        f"storage:           {_describe_storage(settings)}",
         f"console session:   {_describe_console_session(settings)}",
         f"rate limits:       {_describe_limits(settings)}",
         *_describe_operations(settings),

@@ -173,6 +173,6 @@ def test_check_config_hides_storage_password(example_environ, monkeypatch, capsy
 
     output = capsys.readouterr().out
     assert status == 0
-    assert "storage:           postgresql+psycopg://relay:***@db.internal/relay" in output
+    assert "storage:           postgresql+psycopg://relay:***@db.internal/relay, at most 10 connections" in output
     assert "db-password-never-printed" not in output
     assert "request_id_header X-Request-Id" in output

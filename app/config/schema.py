@@ -35,6 +35,15 @@ PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]{0,64}$")
 MAPPABLE_FIELDS = (*STANDARD_FIELDS, "fullname")
 
 
+class WholeNumber(fields.Integer):
+    """An integer that rejects a fraction (1.5) instead of truncating it, and still reads "10" as 10."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValidationError(f"expected a whole number, got {value}")
+        return super()._validated(value)
+
+
 class NameList(fields.Field):
     """One string or a non-empty list of them: sender field candidates, or secrets."""
 
@@ -137,8 +146,8 @@ class PhoneBurnerSchema(TableSchema):
     connect_timeout = fields.Float(load_default=3.05, validate=validate.Range(min=0.1, max=60))
     read_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
     allow_insecure_url = fields.Boolean(load_default=False)
-    max_url_bytes = fields.Integer(load_default=8000, validate=validate.Range(min=1024, max=65536))
-    max_concurrent = fields.Integer(load_default=64, validate=validate.Range(min=1, max=10_000))
+    max_url_bytes = WholeNumber(load_default=8000, validate=validate.Range(min=1024, max=65536))
+    max_concurrent = WholeNumber(load_default=64, validate=validate.Range(min=1, max=10_000))
 
 
 class CustomerSchema(Schema):
@@ -299,12 +308,12 @@ def is_standard_webhooks_secret(secret: str) -> bool:
 class LimitsSchema(TableSchema):
     settings_class = model.Limits
 
-    max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(min=1024, max=64 * 1_048_576))
-    max_json_depth = fields.Integer(load_default=32, validate=validate.Range(min=2, max=200))
-    max_fields = fields.Integer(load_default=500, validate=validate.Range(min=10, max=10_000))
-    max_value_chars = fields.Integer(load_default=20_000, validate=validate.Range(min=100, max=1_000_000))
-    max_field_name_chars = fields.Integer(load_default=200, validate=validate.Range(min=16, max=10_000))
-    max_extras = fields.Integer(load_default=100, validate=validate.Range(min=1, max=10_000))
+    max_body_bytes = WholeNumber(load_default=1_048_576, validate=validate.Range(min=1024, max=64 * 1_048_576))
+    max_json_depth = WholeNumber(load_default=32, validate=validate.Range(min=2, max=200))
+    max_fields = WholeNumber(load_default=500, validate=validate.Range(min=10, max=10_000))
+    max_value_chars = WholeNumber(load_default=20_000, validate=validate.Range(min=100, max=1_000_000))
+    max_field_name_chars = WholeNumber(load_default=200, validate=validate.Range(min=16, max=10_000))
+    max_extras = WholeNumber(load_default=100, validate=validate.Range(min=1, max=10_000))
     body_timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.5, max=600))
     per_source = RateLimit(load_default="600/minute")
     per_ip = RateLimit(load_default="120/minute")
@@ -330,20 +339,20 @@ class StorageSchema(TableSchema):
     url = fields.String(load_default="sqlite:///var/relay.db", validate=validate.Length(min=1))
     idempotency_window_hours = fields.Float(load_default=72.0, validate=validate.Range(min=1, max=24 * 90))
     retention_days = fields.Float(load_default=90.0, validate=validate.Range(min=1, max=3650))
-    pool_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=200))
+    pool_size = WholeNumber(load_default=10, validate=validate.Range(min=1, max=200))
 
 
 class DeliverySchema(TableSchema):
     settings_class = model.DeliverySettings
 
     inline_budget = fields.Float(load_default=8.0, validate=validate.Range(min=0, max=60))
-    max_attempts = fields.Integer(load_default=30, validate=validate.Range(min=1, max=1000))
-    unrecognized_attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=100))
+    max_attempts = WholeNumber(load_default=30, validate=validate.Range(min=1, max=1000))
+    unrecognized_attempts = WholeNumber(load_default=3, validate=validate.Range(min=1, max=100))
     backoff_initial = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=86_400))
     backoff_max = fields.Float(load_default=7200.0, validate=validate.Range(min=1, max=7 * 86_400))
-    worker_concurrency = fields.Integer(load_default=8, validate=validate.Range(min=1, max=256))
+    worker_concurrency = WholeNumber(load_default=8, validate=validate.Range(min=1, max=256))
     poll_interval = fields.Float(load_default=1.0, validate=validate.Range(min=0.05, max=60))
-    breaker_threshold = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000))
+    breaker_threshold = WholeNumber(load_default=5, validate=validate.Range(min=1, max=1000))
     breaker_open_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=1, max=3600))
     repeat_wait = fields.Float(load_default=2.0, validate=validate.Range(min=0, max=30))
     # None: one whole PhoneBurner call plus a margin (model.Settings.worker_shutdown_grace).

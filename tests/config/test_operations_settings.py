@@ -76,6 +76,8 @@ def test_invalid_webhook_url_masked_in_error():
         ("delivery__shutdown_grace", 601),
         ("storage__pool_size", 0),
         ("storage__pool_size", "many"),
+        ("storage__pool_size", 1.5),
+        ("delivery__max_attempts", 2.5),
     ],
 )
 def test_invalid_value_names_key(key, value):
@@ -97,6 +99,14 @@ def test_pool_size_default_and_set():
 
     assert default.storage.pool_size == 10
     assert chosen.storage.pool_size == 3
+
+
+def test_whole_number_read_from_text_or_float():
+    from_text = parse_settings(changed(storage__pool_size="4"), "relay.toml")
+    from_float = parse_settings(changed(storage__pool_size=4.0), "relay.toml")
+
+    assert from_text.storage.pool_size == 4
+    assert from_float.storage.pool_size == 4
 
 
 def test_worker_grace_defaults_to_whole_call():
