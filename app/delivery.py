@@ -32,6 +32,10 @@ TRANSIENT = frozenset({ReplyClass.UNREACHABLE, ReplyClass.AMBIGUOUS, ReplyClass.
 # Seconds the worker waits for a call slot. A claim's lease lasts 30 s beyond the call's timeouts, so this fits.
 WORKER_SLOT_WAIT = 10.0
 
+# Seconds to wait before each further try to record an attempt the store failed to record. PhoneBurner has
+# the lead by then, and an attempt left unrecorded is sent again once its lease runs out.
+RECORD_RETRY_PAUSES = (0.1, 0.5)
+
 
 @dataclass(frozen=True)
 class Result:
@@ -120,18 +124,30 @@ class Deliverer:
             self.breaker.record(transient_failure=reply.reply_class in TRANSIENT, reason=reply.reason)
         changes = self._apply(row, delivery.reply, claim)
         changes, answered = _with_answer(changes, row, delivery.reply, answer)
-        try:
-            stored = self.store.record_attempt(claim, _attempt_record(row, delivery, started), changes)
-        except StoreUnavailable as error:
-            # PhoneBurner has the request, so the caller must not say nothing was sent. The lease
-            # runs out, the next claim counts as ambiguous, and a DUPLICATE EMAIL then means delivered.
-            extra = {"error": str(error), "reply_class": delivery.reply.reply_class.value}
-            log.error("lead.attempt_not_recorded", extra=extra)
-            stored = False
+        stored = self._record(claim, _attempt_record(row, delivery, started), changes, delivery.reply)
         if not stored:
             log.warning("lead.claim_lost", extra={"claim_token": claim.token})
         self._log(row, delivery, changes)
         return Result(changes=changes, stored=stored, reply=delivery.reply, answer=answered)
+
+    def _record(self, claim: Claim, attempt: dict[str, Any], changes: dict[str, Any], reply: Reply) -> bool:
+        """Store the attempt and the lead's new state, trying twice more while the store fails; False if not stored."""
+        pauses = iter(RECORD_RETRY_PAUSES)
+        again = False
+        while True:
+            try:
+                return self.store.record_attempt(claim, attempt, changes, again=again)
+            except StoreUnavailable as error:
+                extra = {"error": str(error), "reply_class": reply.reply_class.value}
+                pause = next(pauses, None)
+                if pause is None:
+                    # PhoneBurner has the request, so the caller must not say nothing was sent. The lease
+                    # runs out, the next claim counts as ambiguous, and a DUPLICATE EMAIL then means delivered.
+                    log.error("lead.attempt_not_recorded", extra=extra)
+                    return False
+                log.warning("lead.attempt_record_retried", extra=extra)
+            time.sleep(pause)
+            again = True
 
     def _destination(self, row: dict[str, Any]) -> tuple[str, str] | None:
         # Resolved at send time, so a fixed configuration applies to leads already queued.

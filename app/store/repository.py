@@ -28,6 +28,15 @@ FINISHED_STATUSES = ("delivered", "duplicate", "rejected", "dead")
 # and its cache key. WHERE parameters are named unlike any column, because column names carry the SET values.
 _INSERT_LEAD = insert(leads)
 _INSERT_ATTEMPT = insert(attempts)
+_ATTEMPT_STORED = (
+    select(attempts.c.id)
+    .where(
+        attempts.c.lead_id == bindparam("match_id"),
+        attempts.c.claim_token == bindparam("match_token"),
+        attempts.c.number == bindparam("match_number"),
+    )
+    .limit(1)
+)
 _KEY_INSERTS = {
     "postgresql": postgresql.insert(idempotency_keys).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(idempotency_keys).on_conflict_do_nothing(),
@@ -217,12 +226,20 @@ class Store:
         return self._write(claim)
 
     @_wrap_errors
-    def record_attempt(self, claim: Claim, attempt: dict[str, Any], changes: dict[str, Any]) -> bool:
-        """Store an attempt and the lead's new state; False when a newer claim owns the lead."""
+    def record_attempt(
+        self, claim: Claim, attempt: dict[str, Any], changes: dict[str, Any], *, again: bool = False
+    ) -> bool:
+        """Store an attempt and the lead's new state; False when a newer claim owns the lead.
+
+        `again` is for a second try after the store failed: the first try's commit may have been
+        stored, so the attempt is inserted only when it is not there yet.
+        """
+        match = {"match_id": claim.lead_id, "match_token": claim.token, "match_number": attempt["number"]}
 
         def record(connection: Connection) -> bool:
             updated = connection.execute(_UPDATE_CLAIMED, _claimed_changes(claim, changes))
-            connection.execute(_INSERT_ATTEMPT, {"lead_id": claim.lead_id, "claim_token": claim.token, **attempt})
+            if not (again and connection.execute(_ATTEMPT_STORED, match).first()):
+                connection.execute(_INSERT_ATTEMPT, {"lead_id": claim.lead_id, "claim_token": claim.token, **attempt})
             return updated.rowcount == 1
 
         return self._write(record)

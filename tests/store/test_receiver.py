@@ -163,7 +163,7 @@ def test_claim_lost_answer_saved_apart(store_url, make_app, pb, monkeypatch):
     app = make_app(store_url)
     store = relay_of(app).store
     # A newer claim owns the lead, so the attempt's commit changes nothing.
-    monkeypatch.setattr(store, "record_attempt", lambda claim, attempt, changes: False)
+    monkeypatch.setattr(store, "record_attempt", lambda claim, attempt, changes, again=False: False)
 
     response = post(app.test_client())
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 import responses
 
+from app import delivery
 from app.store.repository import Store, StoreUnavailable
 from tests.conftest import PB_URL, SUCCESS
 from tests.store.helpers import LONG_LEASE, lead_row
@@ -97,7 +98,9 @@ def test_unrecorded_attempt_retried_after_lease(store, make_deliverer, make_work
     store.accept(row, None, key_ttl=3600, now=clock())
     worker = make_worker(make_deliverer())
     record_attempt = Store.record_attempt
-    failures = [StoreUnavailable("the store failed: OperationalError")]
+    monkeypatch.setattr(delivery, "RECORD_RETRY_PAUSES", (0.0, 0.0))
+    # Each try to record the attempt fails.
+    failures = [StoreUnavailable("the store failed: OperationalError") for _ in range(3)]
 
     def fail_once(self, *args, **kwargs):
         if failures:
@@ -118,6 +121,35 @@ def test_unrecorded_attempt_retried_after_lease(store, make_deliverer, make_work
     assert lead["status"] == "delivered"
     assert lead["last_reason"] == "DUPLICATE EMAIL"
     assert len(pb.calls) == 2
+
+
+def test_attempt_recorded_on_second_try(store, make_deliverer, make_worker, clock, pb, monkeypatch):
+    pb.get(PB_URL, body=SUCCESS)
+    row = lead_row()
+    store.accept(row, None, key_ttl=3600, now=clock())
+    worker = make_worker(make_deliverer())
+    record_attempt = Store.record_attempt
+    monkeypatch.setattr(delivery, "RECORD_RETRY_PAUSES", (0.0, 0.0))
+    tries = []
+
+    def commit_then_fail(self, *args, **kwargs):
+        # The first try is stored but reports a failure, as when the connection breaks during COMMIT.
+        tries.append(kwargs.get("again"))
+        stored = record_attempt(self, *args, **kwargs)
+        if len(tries) == 1:
+            raise StoreUnavailable("the store failed: OperationalError")
+        return stored
+
+    monkeypatch.setattr(Store, "record_attempt", commit_then_fail)
+
+    assert worker.run_once() == 1
+
+    lead = store.get(row["id"])
+    assert tries == [False, True]
+    assert lead["status"] == "delivered"
+    assert lead["lease_until"] is None
+    assert len(store.attempts_of(row["id"])) == 1
+    assert len(pb.calls) == 1
 
 
 def test_store_outage_logged_once_per_minute(caplog):
