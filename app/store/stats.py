@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.store.engine import store_file_present
+from app.store.engine import rerun_if_closed, store_file_present
 from app.store.repository import Store, StoreUnavailable
 from app.store.tables import customer_holds, leads
 
@@ -19,6 +19,10 @@ COUNTED_STATUSES = ("queued", "failed", "dead")
 
 # SQLite calls the progress handler after this many virtual machine steps, to check the deadline.
 _SQLITE_PROGRESS_STEPS = 10_000
+
+_BY_STATUS = select(leads.c.status, func.count()).where(leads.c.status.in_(COUNTED_STATUSES)).group_by(leads.c.status)
+_OLDEST_QUEUED = select(func.min(leads.c.created_at)).where(leads.c.status == "queued")
+_HOLDS = select(func.count()).select_from(customer_holds)
 
 
 @dataclass(frozen=True)
@@ -36,22 +40,22 @@ def read_queue_stats(store: Store, *, time_limit: float) -> QueueStats:
         # Connecting would create an empty file in the removed one's place.
         raise StoreUnavailable("the store's file is missing")
 
-    by_status = (
-        select(leads.c.status, func.count()).where(leads.c.status.in_(COUNTED_STATUSES)).group_by(leads.c.status)
-    )
-    oldest = select(func.min(leads.c.created_at)).where(leads.c.status == "queued")
-    holds = select(func.count()).select_from(customer_holds)
     try:
-        with store.engine.connect() as connection, _time_limit(connection, time_limit):
-            counts = {status: 0 for status in COUNTED_STATUSES}
-            counts.update({status: count for status, count in connection.execute(by_status).all()})
-            return QueueStats(
-                counts=counts,
-                oldest_queued_at=connection.execute(oldest).scalar_one(),
-                customers_on_hold=connection.execute(holds).scalar_one(),
-            )
+        return _count(store.engine, time_limit)
     except SQLAlchemyError as error:
         raise StoreUnavailable(f"the queue counts failed: {type(error).__name__}") from error
+
+
+@rerun_if_closed
+def _count(engine: Engine, time_limit: float) -> QueueStats:
+    with engine.connect() as connection, _time_limit(connection, time_limit):
+        counts = {status: 0 for status in COUNTED_STATUSES}
+        counts.update({status: count for status, count in connection.execute(_BY_STATUS).all()})
+        return QueueStats(
+            counts=counts,
+            oldest_queued_at=connection.execute(_OLDEST_QUEUED).scalar_one(),
+            customers_on_hold=connection.execute(_HOLDS).scalar_one(),
+        )
 
 
 @contextmanager

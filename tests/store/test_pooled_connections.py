@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from app.store import engine as engine_module
 from app.store.engine import make_engine, pending_migrations
 from app.store.repository import Store, StoreUnavailable
+from app.store.stats import read_queue_stats
 from app.store.transactions import SingleTransactions
 from tests.conftest import build_app
 from tests.store.helpers import START, lead_row
@@ -151,3 +152,11 @@ def test_migrations_checked_after_server_closed_connection(engine):
     terminate(engine, backend_pid(engine))
 
     assert pending_migrations(engine) is False
+
+
+def test_queue_counts_after_server_closed_connection(engine):
+    terminate(engine, backend_pid(engine))
+
+    stats = read_queue_stats(Store(engine), time_limit=5)
+
+    assert stats.counts["queued"] == 0
