@@ -125,8 +125,6 @@ class Deliverer:
         changes = self._apply(row, delivery.reply, claim)
         changes, answered = _with_answer(changes, row, delivery.reply, answer)
         stored = self._record(claim, _attempt_record(row, delivery, started), changes, delivery.reply)
-        if not stored:
-            log.warning("lead.claim_lost", extra={"claim_token": claim.token})
         self._log(row, delivery, changes)
         return Result(changes=changes, stored=stored, reply=delivery.reply, answer=answered)
 
@@ -136,7 +134,10 @@ class Deliverer:
         again = False
         while True:
             try:
-                return self.store.record_attempt(claim, attempt, changes, again=again)
+                stored = self.store.record_attempt(claim, attempt, changes, again=again)
+                if not stored:
+                    log.warning("lead.claim_lost", extra={"claim_token": claim.token})
+                return stored
             except StoreUnavailable as error:
                 extra = {"error": str(error), "reply_class": reply.reply_class.value}
                 pause = next(pauses, None)

@@ -91,7 +91,7 @@ def test_run_once_survives_store_failure(store, make_deliverer, make_worker, pb,
     assert len(pb.calls) == 0
 
 
-def test_unrecorded_attempt_retried_after_lease(store, make_deliverer, make_worker, clock, pb, monkeypatch):
+def test_unrecorded_attempt_retried_after_lease(store, make_deliverer, make_worker, clock, pb, monkeypatch, caplog):
     pb.get(PB_URL, body=SUCCESS)
     pb.get(PB_URL, body="ERROR|DUPLICATE EMAIL")
     row = lead_row()
@@ -111,6 +111,10 @@ def test_unrecorded_attempt_retried_after_lease(store, make_deliverer, make_work
 
     # The first call reached PhoneBurner but its result was lost; the lease keeps other workers off.
     assert worker.run_once() == 1
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages.count("lead.attempt_record_retried") == 2
+    assert "lead.attempt_not_recorded" in messages
+    assert "lead.claim_lost" not in messages
     assert store.get(row["id"])["lease_until"] == clock() + LONG_LEASE
     assert worker.run_once() == 0
 
