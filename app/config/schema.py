@@ -38,6 +38,8 @@ MAPPABLE_FIELDS = (*STANDARD_FIELDS, "fullname")
 class WholeNumber(fields.Integer):
     """An integer that rejects a fraction (1.5) instead of truncating it, and still reads "10" as 10."""
 
+    default_error_messages: ClassVar[dict[str, str]] = {"invalid": "expected a whole number"}
+
     def _validated(self, value: Any) -> int:
         if isinstance(value, float) and not value.is_integer():
             raise ValidationError(f"expected a whole number, got {value}")
