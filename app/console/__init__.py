@@ -1,7 +1,7 @@
 """The operators' console under /console/: leads, their attempts, replays, customers on hold, a chart.
 
 Every page needs the admin token: typed once into the login form, which sets a signed session cookie,
-or sent as `Authorization: Bearer` on a GET. Without [admin].token the console is off and returns 404.
+or sent as `Authorization: Bearer` on a GET or HEAD. Without [admin].token the console is off and returns 404.
 """
 
 from __future__ import annotations

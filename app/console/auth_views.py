@@ -21,8 +21,10 @@ def login() -> Response:
     """Show the login form, or check the admin token and start a session."""
     settings = current_relay().settings
     form = LoginForm(next=request.args.get("next", ""))
-    if request.method == "GET" or not form.validate_on_submit():
-        return render_page("login.html", 200 if request.method == "GET" else 400, form=form)
+    if request.method != "POST":
+        return render_page("login.html", 200, form=form)
+    if not form.validate_on_submit():
+        return render_page("login.html", 400, form=form)
 
     throttle = current_app.extensions["console.login_throttle"]
     address = str(client_ip(request, settings.trusted_proxies) or "unknown")

@@ -20,6 +20,10 @@ log = logging.getLogger("relay.console")
 # Endpoints open without a login: the login form itself and the style sheet it uses.
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.static"})
 
+# Methods that only read a page: the admin token as a Bearer header opens them, and without a login they
+# redirect to the login form and back.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
 
 @blueprint.before_request
 def guard() -> Response | None:
@@ -31,9 +35,9 @@ def guard() -> Response | None:
     g.operator = logged_in(settings)
     if request.endpoint in PUBLIC_ENDPOINTS or g.operator:
         return None
-    if request.method == "GET" and bearer_matches(settings, request):
+    if request.method in READ_METHODS and bearer_matches(settings, request):
         return None
-    if request.method == "GET":
+    if request.method in READ_METHODS:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("console.login"), 303)
 

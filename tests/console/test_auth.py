@@ -159,6 +159,25 @@ def test_bearer_token_reads_pages(anonymous):
     assert response.status_code == 200
 
 
+def test_bearer_token_reads_page_heads(anonymous):
+    response = anonymous.head("/console/leads", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    assert response.status_code == 200
+
+
+def test_login_page_head(anonymous):
+    response = anonymous.head("/console/login")
+
+    assert response.status_code == 200
+
+
+def test_page_head_needs_login(anonymous):
+    response = anonymous.head("/console/leads")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/login?next=")
+
+
 def test_bearer_token_cannot_post(anonymous, store):
     lead_id = add_lead(store, status="dead")
 
