@@ -33,7 +33,7 @@ LOCK_RETRY_MAX = 0.005
 POOL_WAIT = 5.0
 
 # Seconds a pooled PostgreSQL connection may stay unused before its checkout tests it with a round trip.
-# A server restart or a proxy's idle timeout closes connections that were idle longer than this, as a rule.
+# A server restart or a proxy's idle timeout usually closes connections that were idle longer than this.
 # A read or write that meets a closed connection anyway runs again on a new one, unless a write's COMMIT failed.
 PING_AFTER_IDLE = 1.0
 
@@ -65,7 +65,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 
 def _ping_after_idle(engine: Engine) -> None:
-    """Test a pooled connection on checkout when it was idle longer than PING_AFTER_IDLE.
+    """Make the pool test a connection on checkout only when it was idle longer than PING_AFTER_IDLE.
 
     SQLAlchemy's pool_pre_ping would test every checkout, a round trip that cost about 5% of a PostgreSQL
     worker's CPU time, measured at two checkouts per lead.
@@ -83,7 +83,8 @@ def _ping_after_idle(engine: Engine) -> None:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as error:
             # The pool replaces this connection, and the others of its age, then checks out again.
-            raise InvalidatePoolError(f"pooled connection failed its test: {type(error).__name__}") from error
+            message = f"pooled connection failed its ping after idling: {type(error).__name__}"
+            raise InvalidatePoolError(message) from error
 
     event.listen(engine.pool, "checkin", note_checkin)
     event.listen(engine.pool, "checkout", ping_if_idle)

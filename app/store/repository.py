@@ -234,15 +234,20 @@ class Store:
         `again` is for a second try after the store failed: the first try's commit may have been
         stored, so the attempt is inserted only when it is not there yet.
         """
-        match = {"match_id": claim.lead_id, "match_token": claim.token, "match_number": attempt["number"]}
 
         def record(connection: Connection) -> bool:
             updated = connection.execute(_UPDATE_CLAIMED, _claimed_changes(claim, changes))
-            if not (again and connection.execute(_ATTEMPT_STORED, match).first()):
+            recorded = again and self._attempt_stored(connection, claim, attempt["number"])
+            if not recorded:
                 connection.execute(_INSERT_ATTEMPT, {"lead_id": claim.lead_id, "claim_token": claim.token, **attempt})
             return updated.rowcount == 1
 
         return self._write(record)
+
+    @staticmethod
+    def _attempt_stored(connection: Connection, claim: Claim, number: int) -> bool:
+        match = {"match_id": claim.lead_id, "match_token": claim.token, "match_number": number}
+        return connection.execute(_ATTEMPT_STORED, match).first() is not None
 
     @_wrap_errors
     def release(self, claim: Claim, changes: dict[str, Any]) -> bool:

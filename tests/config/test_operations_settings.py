@@ -102,13 +102,13 @@ def test_pool_size_default_and_set():
 
 
 @pytest.mark.parametrize("value", [1.5, "2.5", "many"])
-def test_fraction_or_text_rejected_as_whole_number(value):
+def test_pool_size_fraction_rejected(value):
     [problem] = problems_of(changed(storage__pool_size=value))
 
     assert problem.startswith("storage.pool_size: expected a whole number")
 
 
-def test_whole_number_read_from_text_or_float():
+def test_pool_size_text_or_float_read():
     from_text = parse_settings(changed(storage__pool_size="4"), "relay.toml")
     from_float = parse_settings(changed(storage__pool_size=4.0), "relay.toml")
 

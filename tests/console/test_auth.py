@@ -159,7 +159,7 @@ def test_bearer_token_reads_pages(anonymous):
     assert response.status_code == 200
 
 
-def test_bearer_token_reads_page_heads(anonymous):
+def test_bearer_token_reads_head(anonymous):
     response = anonymous.head("/console/leads", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
     assert response.status_code == 200
@@ -314,7 +314,7 @@ def test_console_off_without_admin_token(client, path):
 
 @pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
 @pytest.mark.parametrize("path", ["/console", "/console/", "/console/leads"])
-def test_console_off_any_method_gets_404_page(client, method, path):
+def test_console_off_every_method_404(client, method, path):
     response = client.open(path, method=method)
 
     assert response.status_code == 404
@@ -328,7 +328,7 @@ def test_console_off_page_has_security_headers(client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_console_off_leaves_its_modules_unimported():
+def test_console_off_modules_unimported():
     # The console's forms and views cost memory in every web worker, so a relay without it never imports them.
     script = (
         "import sys\n"

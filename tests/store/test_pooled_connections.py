@@ -106,7 +106,7 @@ def test_write_closed_twice_raises(engine):
     assert calls == [1, 2]
 
 
-def test_store_accepts_after_server_closed_connection(engine):
+def test_accept_after_connection_closed(engine):
     store = Store(engine)
     store.accept(lead_row(), None, key_ttl=60, now=START)
     terminate(engine, backend_pid(engine))
@@ -136,7 +136,7 @@ def test_processes_open_configured_pool(document):
     assert engine.pool.size() == 3
 
 
-def test_store_reads_after_server_closed_connection(engine):
+def test_read_after_connection_closed(engine):
     store = Store(engine)
     row = lead_row()
     store.accept(row, None, key_ttl=60, now=START)
@@ -148,13 +148,13 @@ def test_store_reads_after_server_closed_connection(engine):
     assert found["id"] == row["id"]
 
 
-def test_migrations_checked_after_server_closed_connection(engine):
+def test_migration_check_after_connection_closed(engine):
     terminate(engine, backend_pid(engine))
 
     assert pending_migrations(engine) is False
 
 
-def test_queue_counts_after_server_closed_connection(engine):
+def test_queue_counts_after_connection_closed(engine):
     terminate(engine, backend_pid(engine))
 
     stats = read_queue_stats(Store(engine), time_limit=5)
