@@ -120,9 +120,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
-        # Connections of this engine begin their transactions for writing (BEGIN IMMEDIATE on SQLite).
-        writer = engine.execution_options(immediate=True)
-        self._transactions = GroupCommit(writer) if self._dialect == "sqlite" else SingleTransactions(writer)
+        self._transactions = GroupCommit(engine) if self._dialect == "sqlite" else SingleTransactions(engine)
         self._holds_cache: tuple[float, frozenset[str]] | None = None
 
     def _write(self, work: Callable[[Connection], Any]) -> Any:

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from app.store.engine import write_transaction
+
 Result = TypeVar("Result")
 Work = Callable[[Connection], Result]
 
@@ -44,8 +46,8 @@ class SingleTransactions:
             return self._run_once(work, last=True)
 
     def _run_once(self, work: Work[Result], *, last: bool) -> Result:
-        # Leaving begin() commits, outside the try: a failed commit is never run again.
-        with self._engine.connect() as connection, connection.begin():
+        # Leaving the block commits, outside the try: a failed commit is never run again.
+        with write_transaction(self._engine) as connection:
             try:
                 return work(connection)
             except DBAPIError as error:
@@ -149,7 +151,7 @@ class GroupCommit:
     def _commit_batch(self) -> list[_Write]:
         batch: list[_Write] = []
         try:
-            with self._engine.begin() as connection:
+            with write_transaction(self._engine) as connection:
                 # Taken once the lock is held, so writes that came while waiting for it join this transaction.
                 batch = self._take_batch()
                 for write in batch:

@@ -43,7 +43,7 @@ def commits(engine) -> list[float]:
 
 @pytest.fixture
 def group(engine) -> GroupCommit:
-    return GroupCommit(engine.execution_options(immediate=True))
+    return GroupCommit(engine)
 
 
 def add(name: str) -> Callable[[Connection], str]:
@@ -252,7 +252,7 @@ def test_stopped_successor_passes_lead(engine, group, monkeypatch):
             return woken
 
     monkeypatch.setattr(transactions, "threading", SimpleNamespace(Event=StoppedWhenWoken, Lock=threading.Lock))
-    group = GroupCommit(engine.execution_options(immediate=True))
+    group = GroupCommit(engine)
 
     with Batch(group, [add("b"), add("c")]) as batch:
         pass
