@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.store.engine import rerun_if_closed
+from app.store.prepared import COUNT_ROWS, Prepared
 from app.store.search import LeadFilter, PagePosition, select_counts_per_hour, select_leads
 from app.store.tables import alert_marks, attempts, customer_holds, idempotency_keys, leads
 from app.store.transactions import GroupCommit, SingleTransactions
@@ -24,11 +25,11 @@ RETRYABLE_STATUSES = ("queued", "failed")
 FINISHED_STATUSES = ("delivered", "duplicate", "rejected", "dead")
 
 
-# Intake's statements, built once: each call passes only its values, so SQLAlchemy skips building the statement
-# and its cache key. WHERE parameters are named unlike any column, because column names carry the SET values.
-_INSERT_LEAD = insert(leads)
-_INSERT_ATTEMPT = insert(attempts)
-_ATTEMPT_STORED = (
+# The request path's statements, built once and compiled once per set of value names (app/store/prepared.py).
+# WHERE parameters are named unlike any column, because column names carry the VALUES and SET columns.
+_INSERT_LEAD = Prepared(insert(leads))
+_INSERT_ATTEMPT = Prepared(insert(attempts))
+_ATTEMPT_STORED = Prepared(
     select(attempts.c.id)
     .where(
         attempts.c.lead_id == bindparam("match_id"),
@@ -38,23 +39,21 @@ _ATTEMPT_STORED = (
     .limit(1)
 )
 _KEY_INSERTS = {
-    "postgresql": postgresql.insert(idempotency_keys).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(idempotency_keys).on_conflict_do_nothing(),
+    "postgresql": Prepared(postgresql.insert(idempotency_keys).on_conflict_do_nothing()),
+    "sqlite": Prepared(sqlite.insert(idempotency_keys).on_conflict_do_nothing()),
 }
-_RENEW_KEY = (
-    update(idempotency_keys)
-    .where(idempotency_keys.c.key == bindparam("match_key"), idempotency_keys.c.expires_at < bindparam("now"))
+_RENEW_KEY = Prepared(
+    update(idempotency_keys).where(
+        idempotency_keys.c.key == bindparam("match_key"), idempotency_keys.c.expires_at < bindparam("match_now")
+    )
 )
-_KEY_OWNER = select(idempotency_keys.c.lead_id).where(idempotency_keys.c.key == bindparam("match_key"))
-_UPDATE_CLAIMED = update(leads).where(
-    leads.c.id == bindparam("match_id"), leads.c.claim_token == bindparam("match_token")
+_KEY_OWNER = Prepared(select(idempotency_keys.c.lead_id).where(idempotency_keys.c.key == bindparam("match_key")))
+_UPDATE_CLAIMED = Prepared(
+    update(leads).where(leads.c.id == bindparam("match_id"), leads.c.claim_token == bindparam("match_token"))
 )
-_SAVE_ANSWER = update(leads).where(leads.c.id == bindparam("match_id"), leads.c.answer_status.is_(None))
+_SAVE_ANSWER = Prepared(update(leads).where(leads.c.id == bindparam("match_id"), leads.c.answer_status.is_(None)))
 _GET_LEAD = select(leads).where(leads.c.id == bindparam("match_id"))
 _HOLDS = select(customer_holds)
-
-# SQLAlchemy 2.1 keeps an INSERT's rowcount only with preserve_rowcount, and psycopg reports -1 without it.
-_COUNT_ROWS = {"preserve_rowcount": True}
 
 
 class StoreUnavailable(Exception):
@@ -145,7 +144,7 @@ class Store:
                 first = self._take_key(connection, candidate, row["id"], now=now, ttl=key_ttl)
                 if first is not None:
                     raise _KeyTaken(first)
-            connection.execute(_INSERT_LEAD, row)
+            _INSERT_LEAD.execute(connection, row)
 
         try:
             self._write(insert_lead)
@@ -156,21 +155,21 @@ class Store:
 
     def _take_key(self, connection: Connection, key: str, lead_id: str, *, now: float, ttl: float) -> str | None:
         values = {"lead_id": lead_id, "expires_at": now + ttl}
-        taken = connection.execute(_KEY_INSERTS[self._dialect], {"key": key, **values}, execution_options=_COUNT_ROWS)
+        taken = _KEY_INSERTS[self._dialect].execute(connection, {"key": key, **values}, count_rows=True)
         if taken.rowcount == 1:
             return None
 
         # An expired key goes to the first request that renews it.
-        renewed = connection.execute(_RENEW_KEY, {"match_key": key, "now": now, **values})
+        renewed = _RENEW_KEY.execute(connection, {"match_key": key, "match_now": now, **values})
         if renewed.rowcount == 1:
             return None
-        return connection.execute(_KEY_OWNER, {"match_key": key}).scalar_one()
+        return _KEY_OWNER.execute(connection, {"match_key": key}).scalar_one()
 
     @_wrap_errors
     def save_answer(self, lead_id: str, status: int, body: dict[str, Any]) -> None:
         """Keep the first answer given for a lead, so repeats get the same one."""
         values = {"match_id": lead_id, "answer_status": status, "answer_body": json.dumps(body)}
-        self._write(lambda connection: connection.execute(_SAVE_ANSWER, values))
+        self._write(lambda connection: _SAVE_ANSWER.execute(connection, values))
 
     @_wrap_errors
     @rerun_if_closed
@@ -234,10 +233,10 @@ class Store:
         """
 
         def record(connection: Connection) -> bool:
-            updated = connection.execute(_UPDATE_CLAIMED, _claimed_changes(claim, changes))
+            updated = _UPDATE_CLAIMED.execute(connection, _claimed_changes(claim, changes))
             recorded = again and self._attempt_stored(connection, claim, attempt["number"])
             if not recorded:
-                connection.execute(_INSERT_ATTEMPT, {"lead_id": claim.lead_id, "claim_token": claim.token, **attempt})
+                _INSERT_ATTEMPT.execute(connection, {"lead_id": claim.lead_id, "claim_token": claim.token, **attempt})
             return updated.rowcount == 1
 
         return self._write(record)
@@ -245,13 +244,13 @@ class Store:
     @staticmethod
     def _attempt_stored(connection: Connection, claim: Claim, number: int) -> bool:
         match = {"match_id": claim.lead_id, "match_token": claim.token, "match_number": number}
-        return connection.execute(_ATTEMPT_STORED, match).first() is not None
+        return _ATTEMPT_STORED.execute(connection, match).first() is not None
 
     @_wrap_errors
     def release(self, claim: Claim, changes: dict[str, Any]) -> bool:
         """Update a claimed lead without an attempt (it was held back); False when stale."""
         changed = _claimed_changes(claim, changes)
-        return self._write(lambda connection: connection.execute(_UPDATE_CLAIMED, changed).rowcount == 1)
+        return self._write(lambda connection: _UPDATE_CLAIMED.execute(connection, changed).rowcount == 1)
 
     @_wrap_errors
     def abandon(self, claim: Claim, *, now: float) -> bool:
@@ -295,7 +294,7 @@ class Store:
         )
 
         def insert_hold(connection: Connection) -> bool:
-            return connection.execute(add_hold, execution_options=_COUNT_ROWS).rowcount == 1
+            return connection.execute(add_hold, execution_options=COUNT_ROWS).rowcount == 1
 
         added = self._write(insert_hold)
         self._holds_cache = None
@@ -355,7 +354,7 @@ class Store:
         def take(connection: Connection) -> bool:
             taken = connection.execute(
                 dialect_insert(alert_marks).values(key=key, sent_at=now).on_conflict_do_nothing(),
-                execution_options=_COUNT_ROWS,
+                execution_options=COUNT_ROWS,
             )
             if taken.rowcount == 1:
                 return True
