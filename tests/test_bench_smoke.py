@@ -46,3 +46,18 @@ def test_bench_quick_prints_table(wrk):
     assert report.read_text() == finished.stdout.rstrip("\n") + "\n"
     report.unlink()
     report.with_suffix(".json").unlink()
+
+
+def test_store_cpu_prints_both_stores():
+    environ = {**os.environ, "BENCH_PYTHON": sys.executable}
+    command = [str(ROOT / "bench" / "store-cpu"), "--leads", "5", "--rounds", "2"]
+    finished = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    lines = finished.stdout.splitlines()
+    assert lines[0].startswith("SQLite: ")
+    assert lines[0].endswith(" ms of CPU per lead")
+    if lines[1].startswith("PostgreSQL: skipped") and os.environ.get("CI") != "true":
+        pytest.skip(f"no PostgreSQL server: {lines[1]}")
+    assert lines[1].startswith("PostgreSQL: ")
+    assert lines[1].endswith(" ms of CPU per lead")
