@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Executable
+from sqlalchemy import BindParameter, Connection, CursorResult, Executable
 from sqlalchemy.engine import Dialect
 
 # Compiled forms a statement keeps, one per dialect and set of value names. A caller that passes more
@@ -32,7 +32,9 @@ class Prepared:
     The values of INSERT and UPDATE statements that name a column of their table
     become its VALUES or SET columns, as with `Connection.execute`. The other
     values fill the statement's own bind parameters, which must be named unlike
-    any column.
+    any column. Unlike `Connection.execute`, it does not fill in a column's
+    Python-side `default`: an INSERT must give every such column a value, or
+    it fails with ValueError naming the column.
     """
 
     def __init__(self, statement: Executable) -> None:
@@ -67,19 +69,29 @@ class _Compiled:
 
         self.sql = compiled.string
         self._positional = dialect.positional
-        order = compiled.positiontup if dialect.positional else list(compiled.binds)
-        missing = sorted(set(order) - set(names))
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        order = compiled.positiontup if dialect.positional else list(binds)
+        # A bind parameter that the statement gives a value, such as LIMIT's, keeps it unless `values` names it.
+        missing = sorted(name for name in order if name not in names and binds[name].effective_value is None)
         if missing:
             raise ValueError(f"no value for the statement's parameters {missing}: {self.sql}")
 
-        # Type processing that `execute` would apply, such as SQLite's float conversion of Float columns.
-        self._binds: list[tuple[str, Callable[[Any], Any] | None]] = [
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order
+        # Per parameter: its name, whether `values` gives it, the statement's own value, and its type processing.
+        self._binds: list[tuple[str, bool, Any, Callable[[Any], Any] | None]] = [
+            (name, name in names, binds[name].effective_value, _bind_processor(binds[name], dialect)) for name in order
         ]
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """Return `values` as the driver's parameters: a tuple for positional paramstyles, else a dict."""
-        converted = [(name, process(values[name]) if process else values[name]) for name, process in self._binds]
+        converted = []
+        for name, from_values, constant, process in self._binds:
+            value = values[name] if from_values else constant
+            converted.append((name, process(value) if process is not None else value))
         if self._positional:
             return tuple(value for _name, value in converted)
         return dict(converted)
+
+
+def _bind_processor(bind: BindParameter, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """Return the type processing that `Connection.execute` would apply to the parameter, such as SQLite's float()."""
+    return bind.type.dialect_impl(dialect).bind_processor(dialect)

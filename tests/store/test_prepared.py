@@ -76,6 +76,15 @@ def test_values_get_the_column_type_processing(engine):
     assert isinstance(stored, float)
 
 
+def test_statement_keeps_own_values(engine):
+    first_key = Prepared(select(idempotency_keys.c.key).order_by(idempotency_keys.c.key).limit(1))
+    with write_transaction(engine) as connection:
+        for key in ("b", "a", "c"):
+            Prepared(INSERT_KEY).execute(connection, {"key": key, "lead_id": "lead-1", "expires_at": 1.0})
+
+        assert first_key.execute(connection, {}).scalars().all() == ["a"]
+
+
 def test_missing_value_names_parameter(engine):
     with write_transaction(engine) as connection, pytest.raises(ValueError, match="match_key"):
         Prepared(KEY_OWNER).execute(connection, {"key": "k1"})

@@ -127,7 +127,7 @@ def test_unrecorded_attempt_retried_after_lease(store, make_deliverer, make_work
     assert len(pb.calls) == 2
 
 
-def test_attempt_recorded_on_second_try(store, make_deliverer, make_worker, clock, pb, monkeypatch):
+def test_attempt_recorded_on_second_try(store, make_deliverer, make_worker, clock, pb, monkeypatch, caplog):
     pb.get(PB_URL, body=SUCCESS)
     row = lead_row()
     store.accept(row, None, key_ttl=3600, now=clock())
@@ -150,6 +150,8 @@ def test_attempt_recorded_on_second_try(store, make_deliverer, make_worker, cloc
 
     lead = store.get(row["id"])
     assert tries == [False, True]
+    # The second try found the first one's attempt instead of failing.
+    assert "worker.attempt_failed" not in caplog.messages
     assert lead["status"] == "delivered"
     assert lead["lease_until"] is None
     assert len(store.attempts_of(row["id"])) == 1
