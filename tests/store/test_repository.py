@@ -228,6 +228,33 @@ def test_record_attempt_applies_changes(store):
     assert [attempt["claim_token"] for attempt in store.attempts_of(row["id"])] == [1]
 
 
+def test_record_attempt_again_stores_once(store):
+    row = lead_row()
+    store.accept(row, None, key_ttl=TTL, now=START)
+    [claim] = store.claim_due(now=START, lease=30, limit=10)
+    changes = {"status": "delivered", "attempts": 1}
+    store.record_attempt(claim, attempt_record(1, now=START), changes)
+
+    # A second try after a commit that was reported failed but stored finds the first try's attempt.
+    stored = store.record_attempt(claim, attempt_record(1, now=START), changes, again=True)
+
+    assert stored is True
+    assert len(store.attempts_of(row["id"])) == 1
+
+
+def test_record_attempt_again_inserts_missing(store):
+    row = lead_row()
+    store.accept(row, None, key_ttl=TTL, now=START)
+    [claim] = store.claim_due(now=START, lease=30, limit=10)
+
+    changes = {"status": "delivered", "attempts": 1}
+
+    stored = store.record_attempt(claim, attempt_record(1, now=START), changes, again=True)
+
+    assert stored is True
+    assert [attempt["number"] for attempt in store.attempts_of(row["id"])] == [1]
+
+
 def test_record_attempt_stale_token_changes_nothing(store):
     row = lead_row()
     store.accept(row, None, key_ttl=TTL, now=START)
