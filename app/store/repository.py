@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from app.store.engine import rerun_if_closed
 from app.store.prepared import COUNT_ROWS, Prepared
 from app.store.search import LeadFilter, PagePosition, select_counts_per_hour, select_leads
+from app.store.statement_writes import StatementWrites
 from app.store.tables import alert_marks, attempts, customer_holds, idempotency_keys, leads
 from app.store.transactions import GroupCommit, SingleTransactions
 
@@ -120,6 +121,8 @@ class Store:
         self.engine = engine
         self._dialect = engine.dialect.name
         self._transactions = GroupCommit(engine) if self._dialect == "sqlite" else SingleTransactions(engine)
+        # The request path's writes as single statements, where the database can run them (PostgreSQL).
+        self._statements = StatementWrites(engine) if self._dialect == "postgresql" else None
         self._holds_cache: tuple[float, frozenset[str]] | None = None
 
     def _write(self, work: Callable[[Connection], Any]) -> Any:
@@ -138,6 +141,8 @@ class Store:
         """
         # Sorted, so two requests sharing keys take them in one order and cannot deadlock.
         keys = sorted({each for each in (key, *extra_keys) if each})
+        if self._statements is not None and len(keys) <= 1:
+            return self._accept_in_one_statement(row, keys[0] if keys else None, key_ttl=key_ttl, now=now)
 
         def insert_lead(connection: Connection) -> None:
             for candidate in keys:
@@ -152,6 +157,16 @@ class Store:
             # The transaction rolled back, so no key this request took before the match is kept.
             return Accepted(lead_id=taken.lead_id, repeat=True)
         return Accepted(lead_id=row["id"], repeat=False)
+
+    def _accept_in_one_statement(self, row: dict[str, Any], key: str | None, *, key_ttl: float, now: float) -> Accepted:
+        if self._statements.accept(row, key, expires_at=now + key_ttl, now=now):
+            return Accepted(lead_id=row["id"], repeat=False)
+        return Accepted(lead_id=self._key_owner(key), repeat=True)
+
+    @rerun_if_closed
+    def _key_owner(self, key: str) -> str:
+        with self.engine.connect() as connection:
+            return _KEY_OWNER.execute(connection, {"match_key": key}).scalar_one()
 
     def _take_key(self, connection: Connection, key: str, lead_id: str, *, now: float, ttl: float) -> str | None:
         values = {"lead_id": lead_id, "expires_at": now + ttl}
@@ -231,6 +246,11 @@ class Store:
         `again` is for a second try after the store failed: the first try's commit may have been
         stored, so the attempt is inserted only when it is not there yet.
         """
+
+        if self._statements is not None:
+            # Idempotent: a second try inserts the attempt only if the first did not, whatever `again` says.
+            changed = {**changes, "lease_until": None}
+            return self._statements.record_attempt(claim.lead_id, claim.token, attempt, changed)
 
         def record(connection: Connection) -> bool:
             updated = _UPDATE_CLAIMED.execute(connection, _claimed_changes(claim, changes))
