@@ -6,7 +6,8 @@ delivery run: `Store.accept` with an idempotency key, then
 SQLite runs on a file in /dev/shm when that folder exists, so that the
 disk's sync time is left out; PostgreSQL runs on a fresh database on the
 local server. The figure is the process's user plus system CPU time per
-lead, which leaves out the PostgreSQL server's own.
+lead, which leaves out the PostgreSQL server's own, and the elapsed time
+per lead, which includes the round trips to it.
 """
 
 from __future__ import annotations
@@ -68,33 +69,40 @@ def deliver_one(store: Store) -> None:
     store.record_attempt(Claim(lead_id=row["id"], token=1, was_abandoned=False), attempt, changes)
 
 
-def measure(url: str, options: argparse.Namespace) -> list[float]:
-    """Return the CPU milliseconds per lead of each measured round on the store at `url`."""
+def measure(url: str, options: argparse.Namespace) -> tuple[list[float], list[float]]:
+    """Return the CPU and elapsed milliseconds per lead of each measured round on the store at `url`."""
     engine = make_engine(url)
     migrate(engine)
     store = Store(engine)
     for _ in range(WARMUP_LEADS):
         deliver_one(store)
 
-    figures = []
+    cpu, elapsed = [], []
     for _ in range(options.rounds):
-        started = time.process_time()
+        started_cpu, started = time.process_time(), time.perf_counter()
         for _ in range(options.leads):
             deliver_one(store)
-        figures.append((time.process_time() - started) * 1000 / options.leads)
+        cpu.append((time.process_time() - started_cpu) * 1000 / options.leads)
+        elapsed.append((time.perf_counter() - started) * 1000 / options.leads)
     engine.dispose()
-    return figures
+    return cpu, elapsed
+
+
+def report(name: str, figures: tuple[list[float], list[float]]) -> str:
+    """Return one store's line: its rounds' CPU and elapsed milliseconds per lead."""
+    cpu, elapsed = (" / ".join(f"{figure:.3f}" for figure in each) for each in figures)
+    return f"{name}: {cpu} ms of CPU per lead, {elapsed} ms elapsed"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure each chosen store and print its CPU time per lead."""
+    """Measure each chosen store and print its CPU and elapsed time per lead."""
     options = parse_args(argv)
     if options.store in ("sqlite", "both"):
         # A private folder is made inside it with mkdtemp, so the shared folder is safe to use.
         memory = Path("/dev/shm")  # noqa: S108
         with tempfile.TemporaryDirectory(dir=memory if memory.is_dir() else None) as folder:
             figures = measure(stores.sqlite_url(Path(folder), "store-cpu"), options)
-        print("SQLite:", " / ".join(f"{figure:.3f}" for figure in figures), "ms of CPU per lead")
+        print(report("SQLite", figures))
 
     if options.store in ("postgres", "both"):
         unavailable = stores.postgres_available(options.postgres_admin_url)
@@ -107,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = measure(database.url, options)
         finally:
             database.drop()
-        print("PostgreSQL:", " / ".join(f"{figure:.3f}" for figure in figures), "ms of CPU per lead")
+        print(report("PostgreSQL", figures))
     return 0
 
 

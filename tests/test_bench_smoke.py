@@ -56,8 +56,8 @@ def test_store_cpu_prints_both_stores():
     assert finished.returncode == 0, finished.stderr[-3000:]
     lines = finished.stdout.splitlines()
     assert lines[0].startswith("SQLite: ")
-    assert lines[0].endswith(" ms of CPU per lead")
+    assert lines[0].endswith(" ms elapsed")
     if lines[1].startswith("PostgreSQL: skipped") and os.environ.get("CI") != "true":
         pytest.skip(f"no PostgreSQL server: {lines[1]}")
     assert lines[1].startswith("PostgreSQL: ")
-    assert lines[1].endswith(" ms of CPU per lead")
+    assert lines[1].endswith(" ms elapsed")
