@@ -4,9 +4,9 @@
 the statement's cache key, finds its compiled form in SQLAlchemy's cache,
 binds the values by name, and sets up the result's type processing. For the
 few short statements that each lead runs, that took about a fifth of the
-store's CPU time per lead (bench/store-cpu). `exec_driver_sql` skips those steps and
-keeps the ones that matter here: the driver's errors are raised as
-SQLAlchemy's, and a connection that the server closed is invalidated.
+store's CPU time per lead (bench/store-cpu). `exec_driver_sql` skips those
+steps and keeps the ones that matter here: the driver's errors are raised
+as SQLAlchemy's, and a connection that the server closed is invalidated.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ class Store:
     def accept(
         self, row: dict[str, Any], key: str | None, *, key_ttl: float, now: float, extra_keys: Sequence[str] = ()
     ) -> Accepted:
-        """Insert a lead unless one of its idempotency keys names an earlier one; one transaction decides.
+        """Insert a lead unless one of its idempotency keys names an earlier one; one transaction or statement decides.
 
         `extra_keys` are kept next to `key`; a request is a repeat when any of them is taken.
         """
