@@ -48,7 +48,7 @@ class PostgresDatabase:
         """Create the database; raise psycopg.Error when the server is unreachable."""
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as connection:
             connection.execute(f'CREATE DATABASE "{self.name}"')
-            # Copying the template writes to the WAL; a checkpoint now keeps its writes out of the measured runs.
+            # Copying the template writes to the WAL, so a checkpoint now keeps those writes out of the measured runs.
             with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
                 connection.execute("CHECKPOINT")
 

@@ -96,7 +96,7 @@ Result = TypeVar("Result")
 
 
 def rerun_if_closed(read: Callable[Params, Result]) -> Callable[Params, Result]:
-    """Run a read once more when the server had closed its pooled connection, which the pool then replaced.
+    """Run a function once more when the server had closed its pooled connection, which the pool then replaced.
 
     Only for functions that change nothing, or whose writes are idempotent: a write whose commit failed may
     have committed.

@@ -42,7 +42,7 @@ class Prepared:
         self._forms: dict[tuple[str, str, tuple[str, ...]], _Compiled] = {}
 
     def execute(self, connection: Connection, values: Mapping[str, Any], *, count_rows: bool = False) -> CursorResult:
-        """Run the statement on `connection` with `values`; `count_rows` keeps an INSERT's rowcount."""
+        """Run the statement on `connection` with `values`. `count_rows` keeps an INSERT's rowcount."""
         compiled = self._compiled(connection.dialect, tuple(values))
         options = COUNT_ROWS if count_rows else None
         return connection.exec_driver_sql(compiled.sql, compiled.parameters(values), execution_options=options)

@@ -135,7 +135,9 @@ class Store:
     def accept(
         self, row: dict[str, Any], key: str | None, *, key_ttl: float, now: float, extra_keys: Sequence[str] = ()
     ) -> Accepted:
-        """Insert a lead unless one of its idempotency keys names an earlier one; one transaction or statement decides.
+        """Insert a lead unless one of its idempotency keys names an earlier one.
+
+        One transaction decides, or on PostgreSQL with at most one key, one statement.
 
         `extra_keys` are kept next to `key`; a request is a repeat when any of them is taken.
         """
@@ -248,7 +250,7 @@ class Store:
         """
 
         if self._statements is not None:
-            # Idempotent: a second try inserts the attempt only if the first did not, whatever `again` says.
+            # The statement inserts the attempt only if no try stored it yet, so `again` is not needed here.
             changed = {**changes, "lease_until": None}
             return self._statements.record_attempt(claim.lead_id, claim.token, attempt, changed)
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, func, or_, select, update
+from sqlalchemy import BindParameter, Engine, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql
 
 from app.store.engine import rerun_if_closed
 from app.store.prepared import Prepared
 from app.store.tables import attempts, idempotency_keys, leads
 
-# Compiled statements kept per set of row or change columns; a few sets occur in practice.
+# Statements kept per set of row or change columns. Intake and delivery build only a few sets.
 STATEMENT_FORMS = 32
 
 # A lead without idempotency keys: a second run finds it inserted and changes nothing.
@@ -70,7 +70,7 @@ class StatementWrites:
             return result.scalar_one() if result.returns_rows else None
 
 
-def _typed(table, name: str, prefix: str = "") -> Any:
+def _typed(table: Table, name: str, prefix: str = "") -> BindParameter:
     """Return a bind parameter for `table`'s column `name`, named with `prefix`."""
     return bindparam(prefix + name, type_=table.c[name].type)
 

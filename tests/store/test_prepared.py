@@ -67,7 +67,7 @@ def test_forms_past_limit_still_run(engine, monkeypatch):
     assert len(statement._forms) == 1
 
 
-def test_values_get_the_column_type_processing(engine):
+def test_values_get_type_processing(engine):
     with write_transaction(engine) as connection:
         # An int for a Float column is stored as a float, as Connection.execute would store it.
         Prepared(INSERT_KEY).execute(connection, {"key": "k1", "lead_id": "lead-1", "expires_at": 7})

@@ -51,7 +51,7 @@ def test_accept_without_key_twice_stores_once(engine, writes):
     assert count(engine, leads) == 1
 
 
-def test_live_key_of_other_lead_refused(engine, writes):
+def test_live_key_of_other_lead_rejected(engine, writes):
     writes.accept(lead_row(), KEY, expires_at=START + 60, now=START)
 
     assert writes.accept(lead_row(), KEY, expires_at=START + 70, now=START + 10) is False
