@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--upstream-ms", type=int, default=0, help="the simulator's reply delay (default: 0)")
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--top", type=int, default=40, help="functions to print (default: 40)")
+    parser.add_argument("--gil", action="store_true",
+                        help="keep only samples that hold the GIL: the worker's CPU time in Python, without its "
+                             "waits for disk syncs, sockets and locks")
     parser.add_argument("--postgres-admin-url", default=stores.DEFAULT_POSTGRES_ADMIN_URL,
                         help="libpq URL of an existing database; a fresh one is created beside it and dropped")
     return parser.parse_args(argv)
@@ -49,10 +52,12 @@ def py_spy() -> str:
     return found
 
 
-def record(pid: int, seconds: float, output: Path, output_format: str) -> subprocess.Popen:
+def record(pid: int, seconds: float, output: Path, output_format: str, gil: bool = False) -> subprocess.Popen:
     """Start py-spy sampling `pid` for `seconds`, writing `output` in `output_format`."""
     command = [py_spy(), "record", "--pid", str(pid), "--duration", str(round(seconds)), "--rate", "250",
                "--format", output_format, "--output", str(output), "--nonblocking"]
+    if gil:
+        command.append("--gil")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -121,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         worker = relay.worker_pids()[0]
         collapsed = RESULTS / f"profile-{stamp}.txt"
         flame = RESULTS / f"profile-{stamp}.svg"
-        samplers = [record(worker, options.seconds, collapsed, "raw"), record(worker, options.seconds, flame,
-                                                                                "flamegraph")]
+        samplers = [record(worker, options.seconds, collapsed, "raw", options.gil),
+                    record(worker, options.seconds, flame, "flamegraph", options.gil)]
         outcome = {}
         driver = threading.Thread(target=lambda: outcome.update(result=load.run_wrk(
             url, connections=options.senders, seconds=options.seconds + 2, mode_args=["post", servers.TOKEN])))
