@@ -4,6 +4,7 @@
 --
 -- Arguments after `--`:
 --   post NONCE TOKEN          POST the JSON lead to the URL given to wrk
+--   clients NONCE TOKEN       the same, each lead from its own client address (X-Forwarded-For)
 --   get NONCE PREFIX SUFFIX   GET PREFIX .. encoded email .. SUFFIX (put_contact)
 
 local mode, nonce, token, prefix, suffix = "post", "0", "", "", ""
@@ -26,7 +27,7 @@ end
 function init(args)
   mode = args[1] or "post"
   nonce = args[2] or "0"
-  if mode == "post" then
+  if mode == "post" or mode == "clients" then
     token = args[3] or ""
     headers["Content-Type"] = "application/json"
     headers["Authorization"] = "Bearer " .. token
@@ -47,7 +48,12 @@ function request()
     local encoded = string.gsub(next_email(), "@", "%%40")
     return wrk.format("GET", prefix .. encoded .. suffix)
   end
-  return wrk.format("POST", nil, headers, string.format(body_format, next_email()))
+  local email = next_email()
+  if mode == "clients" then
+    -- The counter is also in the email, so every lead gets the next address in 10.0.0.0/8 of its thread.
+    headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", bench_thread % 256, math.floor(counter / 256) % 256, counter % 256)
+  end
+  return wrk.format("POST", nil, headers, string.format(body_format, email))
 end
 
 function response(status, _headers, _body)

@@ -15,6 +15,7 @@ GROUP_LABELS = {
     "outage-postgres": "(d) outage, PostgreSQL",
     "history-sqlite": "(c) relay, SQLite, with history",
     "history-postgres": "(c') relay, PostgreSQL, with history",
+    "clients-sqlite": "(c) relay, SQLite, a new client address per lead",
 }
 
 RSS_LIMIT_MIB = 80
@@ -25,6 +26,7 @@ SLOW_UPSTREAM_P99_MS = 400
 OUTAGE_SHARE = 0.5
 HISTORY_SHARE = 0.9
 HISTORY_P50_SLACK_MS = 1.0
+CLIENTS_SHARE = 0.9
 
 
 @dataclass
@@ -145,6 +147,8 @@ def check_targets(points: list[Point], *, top: int, soak_growth: float | None) -
         verdicts.append(_outage_verdict(points, store, relay, top))
         verdicts.append(_rss_verdict(points, store))
         verdicts.append(_history_verdict(points, store, top))
+        if store == "sqlite":
+            verdicts.append(_clients_verdict(points, store, relay, top))
 
     # The yardstick against the two targets on latency, to show how far the machine itself is from them.
     reference = f"{GROUP_LABELS['minimal']}, for reference"
@@ -218,6 +222,16 @@ def _history_verdict(points: list[Point], store: str, top: int) -> Verdict:
     slower = full_single.average("p50_ms") - empty_single.average("p50_ms")
     detail = f"{share:.0%} of the throughput, p50 {slower:+.2f} ms"
     return _verdict(target, share >= HISTORY_SHARE and slower <= HISTORY_P50_SLACK_MS, detail)
+
+
+def _clients_verdict(points: list[Point], store: str, one_client: Point | None, top: int) -> Verdict:
+    target = (f"{GROUP_LABELS[store]}: with a new client address for every lead, at least {CLIENTS_SHARE:.0%} "
+              "of the throughput from one address")
+    many = _find(points, f"clients-{store}", "0 ms", top)
+    if many is None or one_client is None:
+        return _missing(target, f"{store} at 0 ms")
+    share = many.average("rate") / one_client.average("rate")
+    return _verdict(target, share >= CLIENTS_SHARE, f"{share:.0%} of {one_client.average('rate'):,.0f} leads/s")
 
 
 def soak_table(samples: list[tuple[float, list[float]]]) -> str:

@@ -198,6 +198,8 @@ class Benchmark:
                 group = f"history-{store}" if history else store
                 upstreams = [0] if history else self.options.upstream_ms
                 self._sweep(group, relay, url, ["post", servers.TOKEN], upstreams=upstreams)
+                if store == "sqlite" and not history and 0 in upstreams:
+                    self._many_clients(store, relay, url)
             if outage:
                 self._outage(store, relay, url, storage_url)
         finally:
@@ -217,6 +219,13 @@ class Benchmark:
         database.create()
         self.databases.append(database)
         return database.url
+
+    def _many_clients(self, store: str, relay: servers.Server, url: str) -> None:
+        """(c) again, each lead from its own client address: the rate limits then count a new key per lead."""
+        servers.set_upstream(self.simulator)
+        point = Point(f"clients-{store}", "0 ms", self.options.concurrency[-1])
+        self.points.append(point)
+        self._measure(point, relay, url, ["clients", servers.TOKEN], warmup=self.options.warmup)
 
     def _outage(self, store: str, relay: servers.Server, url: str, storage_url: str) -> None:
         """(d) the simulator hangs every call: the relay must keep accepting and storing."""

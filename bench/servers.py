@@ -33,6 +33,10 @@ url = "{phoneburner_url}"
 vendor_key = "${{BENCH_VENDOR_KEY}}"
 allow_insecure_url = true
 
+# The "clients" points give every lead its own address in X-Forwarded-For, which the relay believes from loopback.
+[server]
+trusted_proxies = ["127.0.0.1/32"]
+
 [storage]
 url = "{storage_url}"
 

@@ -57,3 +57,15 @@ def test_unmeasured_targets_not_applicable():
     assert p50 == ("n/a", "not measured in this run (minimal and sim at 1 sender)")
     relay = verdicts["(c) relay, SQLite: p50 at 1 sender within 2 ms of the simulator alone"]
     assert relay == ("n/a", "not measured in this run (sqlite and sim at 1 sender)")
+
+
+def test_many_clients_compared_with_one_address():
+    target = ("(c) relay, SQLite: with a new client address for every lead, at least 90% of the throughput "
+              "from one address")
+
+    slower = verdicts_by_target([*POINTS, point("clients-sqlite", "0 ms", 64, rate=442, p50=120, p99=600)])
+    level = verdicts_by_target([*POINTS, point("clients-sqlite", "0 ms", 64, rate=510, p50=101, p99=500)])
+
+    assert slower[target] == ("FAIL", "85% of 520 leads/s")
+    assert level[target] == ("PASS", "98% of 520 leads/s")
+    assert verdicts_by_target(POINTS)[target] == ("n/a", "not measured in this run (sqlite at 0 ms)")

@@ -38,6 +38,11 @@ def test_bench_quick_prints_table(wrk):
     assert len(relay_rows) == 1
     # Every lead got a 2xx: a 401 or 429 here would mean the benchmark measured refusals, not leads.
     assert relay_rows[0].endswith("| none |")
+    # Leads from a new client address each were all accepted too.
+    clients_rows = [line for line in finished.stdout.splitlines()
+                    if line.startswith("| (c) relay, SQLite, a new client address per lead | 0 ms | 4 |")]
+    assert len(clients_rows) == 1
+    assert clients_rows[0].endswith("| none |")
     assert "## Targets" in finished.stdout
 
     written = finished.stderr.strip().splitlines()[-1].removeprefix("written to ")
