@@ -41,6 +41,7 @@ from app.config.model import Settings
 from app.errors import RateLimited
 from app.intake.clients import IPAddress, client_ip
 from app.intake.limit_settings import ip_limit, source_limit
+from app.intake.memory_windows import MemoryWindows
 from app.log_throttle import LogThrottle
 
 log = logging.getLogger("relay.limits")
@@ -98,9 +99,10 @@ class FailOpenCounter:
     def __init__(self, url: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.storage = storage_from_string(url, wrap_exceptions=True, **storage_options(url))
-        self.shared = FixedWindowRateLimiter(self.storage)
+        # MemoryWindows replaces the memory storage of `limits`, whose cost grows with the clients counted.
+        self.memory = MemoryWindows()
         in_memory_already = isinstance(self.storage, MemoryStorage)
-        self.memory = self.shared if in_memory_already else FixedWindowRateLimiter(MemoryStorage())
+        self.shared = self.memory if in_memory_already else FixedWindowRateLimiter(self.storage)
         self.storage_scheme = urlsplit(url).scheme
         self._lock = threading.Lock()
         self._in_memory = False

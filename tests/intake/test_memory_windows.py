@@ -1,0 +1,97 @@
+"""Rate-limit windows in memory: counts, resets, and expired windows removed without scanning every key."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from limits import parse
+
+from app.intake.memory_windows import MemoryWindows
+from app.intake.ratelimits import FailOpenCounter
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_counts_up_to_the_limit_then_refuses(clock):
+    windows = MemoryWindows(clock)
+    limit = parse("3/minute")
+
+    assert [windows.hit(limit, "ip", "198.51.100.7") for _ in range(4)] == [True, True, True, False]
+    assert windows.hit(limit, "ip", "198.51.100.8")
+
+
+def test_a_window_lasts_its_whole_period_from_the_first_count(clock):
+    windows = MemoryWindows(clock)
+    limit = parse("1/minute")
+    windows.hit(limit, "ip", "198.51.100.7")
+
+    clock.now += 59.9
+    assert not windows.hit(limit, "ip", "198.51.100.7")
+
+    clock.now += 0.1
+    assert windows.hit(limit, "ip", "198.51.100.7")
+
+
+def test_window_stats_give_the_end_and_the_counts_left(clock):
+    windows = MemoryWindows(clock)
+    limit = parse("5/minute")
+    windows.hit(limit, "ip", "198.51.100.7")
+    windows.hit(limit, "ip", "198.51.100.7")
+    clock.now += 20
+
+    stats = windows.get_window_stats(limit, "ip", "198.51.100.7")
+
+    assert stats.remaining == 3
+    assert stats.reset_time == pytest.approx(time.time() + 40, abs=1)
+
+
+def test_window_stats_of_an_uncounted_key_are_a_full_allowance(clock):
+    stats = MemoryWindows(clock).get_window_stats(parse("5/minute"), "ip", "198.51.100.7")
+
+    assert stats.remaining == 5
+    assert stats.reset_time == pytest.approx(time.time(), abs=1)
+
+
+def test_ended_windows_are_removed_by_the_next_count(clock):
+    windows = MemoryWindows(clock)
+    per_minute, per_second = parse("10/minute"), parse("10/second")
+    for client in range(1000):
+        windows.hit(per_minute, "ip", f"10.0.{client // 256}.{client % 256}")
+        windows.hit(per_second, "ip", f"10.0.{client // 256}.{client % 256}")
+    assert len(windows) == 2000
+
+    clock.now += 1
+    windows.hit(per_minute, "ip", "198.51.100.7")
+    assert len(windows) == 1001
+
+    clock.now += 59
+    windows.hit(per_second, "ip", "198.51.100.7")
+    # Left: 198.51.100.7's two windows, the one per minute started a minute after the others.
+    assert len(windows) == 2
+
+
+def test_fail_open_counter_counts_memory_without_timer_threads():
+    counter = FailOpenCounter("memory://")
+    limit = parse("1000/minute")
+    before = {thread.ident for thread in threading.enumerate()}
+
+    for client in range(500):
+        assert counter.hit(limit, "ip", f"10.0.{client // 256}.{client % 256}")
+
+    assert {thread.ident for thread in threading.enumerate()} == before
+    assert isinstance(counter.shared, MemoryWindows)
