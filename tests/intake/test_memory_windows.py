@@ -27,7 +27,7 @@ def clock() -> Clock:
     return Clock()
 
 
-def test_counts_up_to_the_limit_then_refuses(clock):
+def test_hit_rejects_over_limit(clock):
     windows = MemoryWindows(clock)
     limit = parse("3/minute")
 
@@ -35,7 +35,7 @@ def test_counts_up_to_the_limit_then_refuses(clock):
     assert windows.hit(limit, "ip", "198.51.100.8")
 
 
-def test_a_window_lasts_its_whole_period_from_the_first_count(clock):
+def test_window_lasts_whole_period(clock):
     windows = MemoryWindows(clock)
     limit = parse("1/minute")
     windows.hit(limit, "ip", "198.51.100.7")
@@ -47,7 +47,7 @@ def test_a_window_lasts_its_whole_period_from_the_first_count(clock):
     assert windows.hit(limit, "ip", "198.51.100.7")
 
 
-def test_window_stats_give_the_end_and_the_counts_left(clock):
+def test_window_stats_remaining_and_reset(clock):
     windows = MemoryWindows(clock)
     limit = parse("5/minute")
     windows.hit(limit, "ip", "198.51.100.7")
@@ -60,14 +60,14 @@ def test_window_stats_give_the_end_and_the_counts_left(clock):
     assert stats.reset_time == pytest.approx(time.time() + 40, abs=1)
 
 
-def test_window_stats_of_an_uncounted_key_are_a_full_allowance(clock):
+def test_window_stats_uncounted_key(clock):
     stats = MemoryWindows(clock).get_window_stats(parse("5/minute"), "ip", "198.51.100.7")
 
     assert stats.remaining == 5
     assert stats.reset_time == pytest.approx(time.time(), abs=1)
 
 
-def test_ended_windows_are_removed_by_the_next_count(clock):
+def test_hit_removes_ended_windows(clock):
     windows = MemoryWindows(clock)
     per_minute, per_second = parse("10/minute"), parse("10/second")
     for client in range(1000):
@@ -85,7 +85,7 @@ def test_ended_windows_are_removed_by_the_next_count(clock):
     assert len(windows) == 2
 
 
-def test_fail_open_counter_counts_memory_without_timer_threads():
+def test_memory_counter_starts_no_threads():
     counter = FailOpenCounter("memory://")
     limit = parse("1000/minute")
     before = {thread.ident for thread in threading.enumerate()}
