@@ -52,8 +52,9 @@ class MemoryWindows:
     def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
         """Count `cost` against `item` for these identifiers and return False when the window now exceeds the limit."""
         key = item.key_for(*identifiers)
-        now = self._clock()
         with self._lock:
+            # Read under the lock, so that windows join their queue in the order of their ends.
+            now = self._clock()
             self._remove_ended(now)
             window = self._windows.get(key)
             if window is None:
@@ -63,8 +64,8 @@ class MemoryWindows:
 
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         """Return when the current window ends, as Unix seconds, and how many counts it has left."""
-        now = self._clock()
         with self._lock:
+            now = self._clock()
             self._remove_ended(now)
             window = self._windows.get(item.key_for(*identifiers))
         if window is None:

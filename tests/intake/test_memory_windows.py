@@ -85,6 +85,21 @@ def test_hit_removes_ended_windows(clock):
     assert len(windows) == 2
 
 
+def test_clock_read_under_lock():
+    # A thread that read the clock before waiting for the lock would queue its window behind later ones.
+    readings_locked = []
+
+    def clock() -> float:
+        readings_locked.append(windows._lock.locked())
+        return 1000.0
+
+    windows = MemoryWindows(clock)
+    windows.hit(parse("1/minute"), "ip", "198.51.100.7")
+    windows.get_window_stats(parse("1/minute"), "ip", "198.51.100.7")
+
+    assert readings_locked == [True, True]
+
+
 def test_memory_counter_starts_no_threads():
     counter = FailOpenCounter("memory://")
     limit = parse("1000/minute")
