@@ -312,6 +312,9 @@ class Benchmark:
         while driver.is_alive():
             driver.join(timeout=interval)
             elapsed = (time.monotonic() - started) / 60
+            if self.soak_samples and elapsed - self.soak_samples[-1][0] < interval / 60 / 2:
+                # wrk ended just after the last sample, which already shows the end of the soak.
+                continue
             rss = [(procstats.memory_kib(pid, "VmRSS") or 0) / 1024 for pid in workers]
             self.soak_samples.append((elapsed, rss))
         self._stop(relay)
