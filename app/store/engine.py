@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
+from app.store.fair_pool import FairQueuePool
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # The newest migration's revision, which this code needs; a test checks it against the
@@ -41,12 +43,15 @@ PING_AFTER_IDLE = 1.0
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Create an engine; for SQLite, create the file's folder and set WAL and full sync.
 
-    A PostgreSQL engine opens `pool_size` connections at most. A request that finds them all in use
-    waits up to POOL_WAIT seconds for one, then fails with the store unavailable (503).
+    A PostgreSQL engine opens `pool_size` connections at most. Requests that find them all in use get
+    one in the order they arrived (FairQueuePool), each within POOL_WAIT seconds or else the store is
+    unavailable (503).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_WAIT)
+        engine = create_engine(
+            url, poolclass=FairQueuePool, pool_size=pool_size, max_overflow=0, pool_timeout=POOL_WAIT
+        )
         _ping_after_idle(engine)
         return engine
 

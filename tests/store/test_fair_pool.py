@@ -1,0 +1,131 @@
+"""The PostgreSQL connection pool serves waiting checkouts in the order they arrived."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.util.queue import Empty
+
+from app.store import fair_pool
+from app.store.engine import make_engine
+from app.store.fair_pool import FairQueuePool, HandOffQueue
+from tests.stores import fresh_store_url
+
+
+def wait_for_waiters(queue: HandOffQueue, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(queue._waiters) < count:
+        assert time.monotonic() < deadline, "the getter never started waiting"
+        time.sleep(0.001)
+
+
+def test_put_hands_item_to_waiter_before_newcomer():
+    queue = HandOffQueue(2)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(queue.get(True, 5)))
+    waiter.start()
+    wait_for_waiters(queue, 1)
+
+    queue.put("connection", False)
+
+    with pytest.raises(Empty):
+        queue.get(False)
+    waiter.join(5)
+    assert got == ["connection"]
+
+
+def test_waiters_served_in_arrival_order():
+    queue = HandOffQueue(3)
+    served = []
+    threads = []
+    for name in ("first", "second", "third"):
+        thread = threading.Thread(target=lambda name=name: served.append((name, queue.get(True, 5))))
+        thread.start()
+        wait_for_waiters(queue, len(threads) + 1)
+        threads.append(thread)
+
+    for item in (1, 2, 3):
+        queue.put(item, False)
+    for thread in threads:
+        thread.join(5)
+
+    assert sorted(served) == [("first", 1), ("second", 2), ("third", 3)]
+
+
+def test_get_times_out_and_withdraws():
+    queue = HandOffQueue(1)
+
+    with pytest.raises(Empty):
+        queue.get(True, 0.01)
+
+    assert not queue._waiters
+    queue.put("connection", False)
+    assert queue.get(False) == "connection"
+
+
+def test_stopped_waiter_passes_item_on(monkeypatch):
+    queue = HandOffQueue(1)
+
+    class StoppedAfterServed(threading.Event):
+        """An event whose wait receives the handed item and is then stopped, as a killed greenlet would be."""
+
+        def wait(self, timeout=None):
+            queue.put("connection", False)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fair_pool.threading, "Event", StoppedAfterServed)
+    with pytest.raises(KeyboardInterrupt):
+        queue.get(True, 5)
+    monkeypatch.undo()
+
+    assert queue.get(False) == "connection"
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    engine = make_engine(fresh_store_url("postgresql"), pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+def test_postgres_engine_waiter_gets_returned_connection(engine):
+    assert isinstance(engine.pool, FairQueuePool)
+    first, second = engine.connect(), engine.connect()
+    outcome = []
+
+    def third() -> None:
+        with engine.connect() as connection:
+            outcome.append(connection.execute(text("SELECT 1")).scalar_one())
+
+    waiting = threading.Thread(target=third)
+    waiting.start()
+    wait_for_waiters(engine.pool._pool, 1)
+    first.close()
+    waiting.join(5)
+    second.close()
+
+    assert outcome == [1]
+
+
+def test_postgres_engine_times_out_when_pool_busy(engine, monkeypatch):
+    monkeypatch.setattr(engine.pool, "_timeout", 0.05)
+    checked_out = [engine.connect(), engine.connect()]
+
+    with pytest.raises(PoolTimeout):
+        engine.connect()
+
+    for connection in checked_out:
+        connection.close()
+    assert not engine.pool._pool._waiters
+
+
+def test_postgres_pool_recreated_fair(engine):
+    engine.dispose()
+
+    assert isinstance(engine.pool, FairQueuePool)
+    assert engine.pool.size() == 2
