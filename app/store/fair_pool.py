@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from sqlalchemy.pool import QueuePool
-from sqlalchemy.util.queue import Empty, Queue
+from sqlalchemy.util.queue import Empty, Full, Queue
 
 
 class _Waiter:
@@ -85,10 +85,21 @@ class HandOffQueue(Queue):
             if not waiter.served:
                 self._waiters.remove(waiter)
                 return
-        self.put(waiter.item, False)
+        try:
+            self.put(waiter.item, False)
+        except Full:
+            # Only a disposed pool, whose count of connections started again, can have one more than it
+            # keeps. QueuePool closes such a surplus connection when it comes back, and so does this.
+            waiter.item.close()
 
 
 class FairQueuePool(QueuePool):
-    """QueuePool with a queue that serves waiting checkouts first come, first served."""
+    """QueuePool with a queue that serves waiting checkouts first come, first served.
+
+    NOTE: a request that runs again on a new connection after the server closed its old one
+    checks out at the end of the line. When the server closes connections about as often as
+    that wait lasts, the new one may be closed too, and the request fails with 503 although
+    the pool was never exhausted.
+    """
 
     _queue_class = HandOffQueue

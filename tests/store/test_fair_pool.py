@@ -86,6 +86,34 @@ def test_stopped_waiter_passes_item_on(monkeypatch):
     assert queue.get(False) == "connection"
 
 
+def test_stopped_waiter_closes_surplus_item(monkeypatch):
+    queue = HandOffQueue(1)
+
+    class Connection:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    surplus = Connection()
+
+    class StoppedWhileFull(threading.Event):
+        """An event whose wait receives the handed item while the queue fills up, and is then stopped."""
+
+        def wait(self, timeout=None):
+            queue.put(surplus, False)
+            queue.put("kept", False)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fair_pool.threading, "Event", StoppedWhileFull)
+    with pytest.raises(KeyboardInterrupt):
+        queue.get(True, 5)
+    monkeypatch.undo()
+
+    assert surplus.closed
+    assert queue.get(False) == "kept"
+
+
 @pytest.fixture
 def engine() -> Iterator[Engine]:
     engine = make_engine(fresh_store_url("postgresql"), pool_size=2)
