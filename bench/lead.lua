@@ -50,7 +50,7 @@ function request()
   end
   local email = next_email()
   if mode == "clients" then
-    -- The counter is also in the email, so every lead gets the next address in 10.0.0.0/8 of its thread.
+    -- next_email advanced the counter, so each lead gets its thread's next address in 10.0.0.0/8.
     headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", bench_thread % 256, math.floor(counter / 256) % 256, counter % 256)
   end
   return wrk.format("POST", nil, headers, string.format(body_format, email))

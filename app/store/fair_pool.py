@@ -5,10 +5,11 @@ takes whatever connection is there. A returned connection wakes the
 longest waiter, but a request that arrives before that waiter runs takes
 the connection first, and the waiter goes back to the end of the line. In
 a gevent worker the request that returned the connection usually sends the
-next one first, so some requests wait many rounds. On PostgreSQL with 32
-requests per worker for its 10 connections, p50 was 22 ms and p99 1.1 to
-1.5 s, and the slowest requests waited 2.6 s of the 5 s allowed (the
-outage point of bench/run, where each request only stores its lead).
+next one first, so some requests wait many rounds. This was measured at
+the outage point of bench/run on PostgreSQL, where each request only
+stores its lead, with 32 requests per worker for its 10 connections. The
+p50 was 22 ms and the p99 1.1 to 1.5 s, and the slowest requests waited
+2.6 s of the 5 s allowed.
 """
 
 from __future__ import annotations

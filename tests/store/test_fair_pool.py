@@ -68,20 +68,25 @@ def test_get_times_out_and_withdraws():
     assert queue.get(False) == "connection"
 
 
-def test_stopped_waiter_passes_item_on(monkeypatch):
-    queue = HandOffQueue(1)
+def stop_waiter_after(monkeypatch, queue: HandOffQueue, puts: list) -> None:
+    """Start a `get` whose wait sees `puts` put on the queue and is then stopped, as a killed greenlet would be."""
 
-    class StoppedAfterServed(threading.Event):
-        """An event whose wait receives the handed item and is then stopped, as a killed greenlet would be."""
-
+    class StoppedEvent(threading.Event):
         def wait(self, timeout=None):
-            queue.put("connection", False)
+            for item in puts:
+                queue.put(item, False)
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(fair_pool.threading, "Event", StoppedAfterServed)
+    monkeypatch.setattr(fair_pool.threading, "Event", StoppedEvent)
     with pytest.raises(KeyboardInterrupt):
         queue.get(True, 5)
     monkeypatch.undo()
+
+
+def test_stopped_waiter_passes_item_on(monkeypatch):
+    queue = HandOffQueue(1)
+
+    stop_waiter_after(monkeypatch, queue, ["connection"])
 
     assert queue.get(False) == "connection"
 
@@ -97,18 +102,8 @@ def test_stopped_waiter_closes_surplus_item(monkeypatch):
 
     surplus = Connection()
 
-    class StoppedWhileFull(threading.Event):
-        """An event whose wait receives the handed item while the queue fills up, and is then stopped."""
-
-        def wait(self, timeout=None):
-            queue.put(surplus, False)
-            queue.put("kept", False)
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(fair_pool.threading, "Event", StoppedWhileFull)
-    with pytest.raises(KeyboardInterrupt):
-        queue.get(True, 5)
-    monkeypatch.undo()
+    # The first put is handed to the waiter, the second fills the queue before the waiter passes its item on.
+    stop_waiter_after(monkeypatch, queue, [surplus, "kept"])
 
     assert surplus.closed
     assert queue.get(False) == "kept"
