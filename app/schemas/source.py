@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ class SourceSchema(Schema):
         self.default_region = source.default_region
         self.field_map = {**adapter.default_fields, **source.fields}
         self.noise = (*TRANSPORT_NOISE, *adapter.noise, *source.ignore)
+        self._noise_pattern = _one_pattern(self.noise)
 
     def load_lead(self, fields: FieldSet) -> Lead:
         """Map, clean and validate one request's fields, or raise InvalidLead."""
@@ -111,8 +113,7 @@ class SourceSchema(Schema):
     def _is_unmapped(self, key: str, used: set[str]) -> bool:
         if key in used:
             return False
-        folded = key.casefold()
-        return not any(fnmatch.fnmatchcase(folded, pattern.casefold()) for pattern in self.noise)
+        return self._noise_pattern is None or self._noise_pattern.match(key.casefold()) is None
 
     @validates_schema
     def require_contact(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -149,6 +150,13 @@ def _first_present(fields: FieldSet, candidates: tuple[str, ...]):
         if found is not None and found.text.strip():
             return found
     return None
+
+
+def _one_pattern(globs: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Compile shell-style patterns into one regular expression that matches a casefolded key matching any."""
+    if not globs:
+        return None
+    return re.compile("|".join(fnmatch.translate(glob.casefold()) for glob in globs))
 
 
 def _name_origins(messages: dict[str, Any], origins: dict[str, str]) -> dict[str, list[str]]:
