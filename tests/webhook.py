@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackServer
 
 # The path looks like a Slack webhook's, whose last part is the credential.
 PATH = "/services/T0000/B0000/webhook-secret-path-0001"
@@ -15,7 +17,7 @@ PATH = "/services/T0000/B0000/webhook-secret-path-0001"
 HOLD_SECONDS = 30
 
 
-class WebhookServer:
+class WebhookServer(LoopbackServer):
     """Records each request's path, content type and JSON body, and responds with `status` unless held."""
 
     def __init__(self, status: int = 200) -> None:
@@ -25,13 +27,11 @@ class WebhookServer:
         self.released = threading.Event()
         self.released.set()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
+        return f"http://127.0.0.1:{self.port}{PATH}"
 
     def hold(self) -> None:
         """Keep every request open, without a response, until release()."""
@@ -58,15 +58,9 @@ class WebhookServer:
             time.sleep(0.02)
         return self.arrived >= count
 
-    def __enter__(self) -> WebhookServer:
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc_info: object) -> None:
         self.release()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__exit__(*exc_info)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

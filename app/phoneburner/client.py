@@ -17,12 +17,12 @@ from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from app.leads import Lead
 from app.phoneburner.query import REDACTED, PutContactRequest, build_put_contact
 from app.phoneburner.replies import Reply, ReplyClass, parse_reply
+from app.phoneburner.transport import PhoneBurnerAdapter
 
 logger = logging.getLogger("relay.phoneburner")
 
@@ -292,7 +292,7 @@ def make_session(pool_size: int, *, user_agent: str) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     session.headers["User-Agent"] = user_agent
-    adapter = HTTPAdapter(
+    adapter = PhoneBurnerAdapter(
         pool_connections=1, pool_maxsize=pool_size, pool_block=False, max_retries=0
     )
     session.mount("http://", adapter)
