@@ -14,24 +14,12 @@ p50 was 22 ms and the p99 1.1 to 1.5 s, and the slowest requests waited
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from typing import Any
 
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util.queue import Empty, Full, Queue
 
-
-class _Waiter:
-    """A `get` waiting for an item, and the item a `put` handed to it."""
-
-    __slots__ = ("event", "item", "served")
-
-    def __init__(self) -> None:
-        # Under gevent this is its event, so a waiting request lets the worker's other requests run.
-        self.event = threading.Event()
-        self.item: Any = None
-        self.served = False
+from app.waiting_line import WaitingLine
 
 
 class HandOffQueue(Queue):
@@ -42,19 +30,14 @@ class HandOffQueue(Queue):
 
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         super().__init__(maxsize, use_lifo)
-        self._waiters: deque[_Waiter] = deque()
+        self._line = WaitingLine(self.mutex)
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Hand `item` to the longest-waiting `get`, or else add it to the queue."""
         with self.mutex:
-            if self._waiters:
-                waiter = self._waiters.popleft()
-                waiter.item = item
-                waiter.served = True
-                waiter.event.set()
-                return
-            # The mutex is reentrant, so no `get` can start waiting between the check and the put.
-            super().put(item, block, timeout)
+            # The mutex is reentrant, so no `get` can start waiting between the hand-off and the put.
+            if not self._line.hand(item):
+                super().put(item, block, timeout)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Return an item from the queue, or the next one put within `timeout` seconds. Raise Empty if none arrives."""
@@ -65,33 +48,20 @@ class HandOffQueue(Queue):
                 return item
             if not block:
                 raise Empty
-            waiter = _Waiter()
-            self._waiters.append(waiter)
+            ticket = self._line.join()
 
-        try:
-            waiter.event.wait(timeout)
-        except BaseException:
-            self._abandon(waiter)
-            raise
-
-        with self.mutex:
-            if waiter.served:
-                return waiter.item
-            self._waiters.remove(waiter)
+        if self._line.wait(ticket, timeout, give_back=self._give_back):
+            return ticket.item
         raise Empty
 
-    def _abandon(self, waiter: _Waiter) -> None:
-        """Withdraw a stopped waiter. An item handed to it as it stopped goes to the next waiter or the queue."""
-        with self.mutex:
-            if not waiter.served:
-                self._waiters.remove(waiter)
-                return
+    def _give_back(self, item: Any) -> None:
+        """Pass on an item handed to a stopped waiter: to the next waiter, or to the queue."""
         try:
-            self.put(waiter.item, False)
+            self.put(item, False)
         except Full:
             # Only a disposed pool, whose count of connections started again, can have one more than it
             # keeps. QueuePool closes such a surplus connection when it comes back, and so does this.
-            waiter.item.close()
+            item.close()
 
 
 class FairQueuePool(QueuePool):

@@ -6,10 +6,14 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 
+from app import waiting_line
 from app.phoneburner.slots import CallSlots
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +38,79 @@ def test_slot_given_back_after_error():
     except RuntimeError:
         pass
 
+    with slots.hold(wait=0) as held:
+        assert held is True
+
+
+def start_waiter(slots: CallSlots, name: str, outcomes: list) -> threading.Thread:
+    """Start a thread that waits up to 5 s for a slot, records whether it got one, and gives it back."""
+
+    def wait_for_slot() -> None:
+        with slots.hold(wait=5) as held:
+            outcomes.append((name, held))
+
+    thread = threading.Thread(target=wait_for_slot)
+    waiting = len(slots._line)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while len(slots._line) == waiting:
+        assert time.monotonic() < deadline, "the thread never started waiting"
+        time.sleep(0.001)
+    return thread
+
+
+def test_freed_slot_goes_to_waiter_not_newcomer():
+    slots = CallSlots(1)
+    outcomes = []
+
+    with slots.hold(wait=0):
+        waiter = start_waiter(slots, "waiter", outcomes)
+
+    with slots.hold(wait=0) as newcomer:
+        assert newcomer is False
+    waiter.join(5)
+    assert outcomes == [("waiter", True)]
+
+
+def test_waiters_served_in_arrival_order():
+    slots = CallSlots(1)
+    outcomes = []
+
+    with slots.hold(wait=0):
+        waiters = [start_waiter(slots, name, outcomes) for name in ("first", "second", "third")]
+    for waiter in waiters:
+        waiter.join(5)
+
+    assert outcomes == [("first", True), ("second", True), ("third", True)]
+
+
+def test_waiter_gives_up_after_its_wait():
+    slots = CallSlots(1)
+
+    with slots.hold(wait=0), slots.hold(wait=0.01) as late:
+        assert late is False
+
+    assert len(slots._line) == 0
+    with slots.hold(wait=0) as again:
+        assert again is True
+
+
+def test_stopped_waiter_passes_slot_on(monkeypatch):
+    slots = CallSlots(1)
+
+    class StoppedEvent(threading.Event):
+        def wait(self, timeout=None):
+            # The slot is freed and handed to this waiter just as it is stopped, as a killed greenlet would be.
+            slots._release()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(waiting_line.threading, "Event", StoppedEvent)
+    slots._acquire(0)
+    with pytest.raises(KeyboardInterrupt), slots.hold(wait=5):
+        pass
+    monkeypatch.undo()
+
+    assert len(slots._line) == 0
     with slots.hold(wait=0) as held:
         assert held is True
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.util.queue import Empty
 
-from app.store import fair_pool
+from app import waiting_line
 from app.store.engine import make_engine
 from app.store.fair_pool import FairQueuePool, HandOffQueue
 from tests.stores import fresh_store_url
@@ -19,7 +19,7 @@ from tests.stores import fresh_store_url
 
 def wait_for_waiters(queue: HandOffQueue, count: int) -> None:
     deadline = time.monotonic() + 5
-    while len(queue._waiters) < count:
+    while len(queue._line) < count:
         assert time.monotonic() < deadline, "the getter never started waiting"
         time.sleep(0.001)
 
@@ -63,7 +63,7 @@ def test_get_times_out_and_withdraws():
     with pytest.raises(Empty):
         queue.get(True, 0.01)
 
-    assert not queue._waiters
+    assert len(queue._line) == 0
     queue.put("connection", False)
     assert queue.get(False) == "connection"
 
@@ -77,7 +77,7 @@ def stop_waiter_after(monkeypatch, queue: HandOffQueue, puts: list) -> None:
                 queue.put(item, False)
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(fair_pool.threading, "Event", StoppedEvent)
+    monkeypatch.setattr(waiting_line.threading, "Event", StoppedEvent)
     with pytest.raises(KeyboardInterrupt):
         queue.get(True, 5)
     monkeypatch.undo()
@@ -144,7 +144,7 @@ def test_postgres_engine_times_out_when_pool_busy(engine, monkeypatch):
 
     for connection in checked_out:
         connection.close()
-    assert not engine.pool._pool._waiters
+    assert len(engine.pool._pool._line) == 0
 
 
 def test_postgres_pool_recreated_fair(engine):
