@@ -44,10 +44,13 @@ class WaitingLine:
         """Return how many callers wait."""
         return len(self._tickets)
 
-    def join(self) -> Ticket:
-        """Return a ticket at the end of the line; call with the mutex held."""
+    def join(self, *, first: bool = False) -> Ticket:
+        """Return a ticket at the end of the line, or at its front with `first`; call with the mutex held."""
         ticket = Ticket()
-        self._tickets.append(ticket)
+        if first:
+            self._tickets.appendleft(ticket)
+        else:
+            self._tickets.append(ticket)
         return ticket
 
     def hand(self, item: Any) -> bool:

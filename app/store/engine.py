@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
-from app.store.fair_pool import FairQueuePool
+from app.store.fair_pool import FairQueuePool, first_in_line
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -114,7 +114,8 @@ def rerun_if_closed(read: Callable[Params, Result]) -> Callable[Params, Result]:
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-        return read(*args, **kwargs)
+        with first_in_line():
+            return read(*args, **kwargs)
 
     return run
 

@@ -14,12 +14,35 @@ p50 was 22 ms and the p99 1.1 to 1.5 s, and the slowest requests waited
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util.queue import Empty, Full, Queue
 
 from app.waiting_line import WaitingLine
+
+# True while a request runs again after the server closed its connection.
+_RERUN = contextvars.ContextVar("pool_rerun", default=False)
+
+
+@contextlib.contextmanager
+def first_in_line() -> Iterator[None]:
+    """Put the block's checkouts at the front of the line of waiting ones.
+
+    For a request that runs again on a new connection after the server closed its
+    old one, because it waited its turn already. At the end of the line, when the
+    server closes connections about as often as that wait lasts, the new connection
+    may be closed too. Under gevent each greenlet has its own context, so the flag
+    stays with the request.
+    """
+    token = _RERUN.set(True)
+    try:
+        yield
+    finally:
+        _RERUN.reset(token)
 
 
 class HandOffQueue(Queue):
@@ -48,7 +71,7 @@ class HandOffQueue(Queue):
                 return item
             if not block:
                 raise Empty
-            ticket = self._line.join()
+            ticket = self._line.join(first=_RERUN.get())
 
         if self._line.wait(ticket, timeout, give_back=self._give_back):
             return ticket.item
@@ -65,12 +88,6 @@ class HandOffQueue(Queue):
 
 
 class FairQueuePool(QueuePool):
-    """QueuePool with a queue that serves waiting checkouts first come, first served.
-
-    NOTE: a request that runs again on a new connection after the server closed its old one
-    checks out at the end of the line. When the server closes connections about as often as
-    that wait lasts, the new one may be closed too, and the request fails with 503 although
-    the pool was never exhausted.
-    """
+    """QueuePool with a queue that serves waiting checkouts first come, first served, and reruns first."""
 
     _queue_class = HandOffQueue

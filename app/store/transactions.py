@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from app.store.engine import write_transaction
+from app.store.fair_pool import first_in_line
 
 Result = TypeVar("Result")
 Work = Callable[[Connection], Result]
@@ -43,7 +44,8 @@ class SingleTransactions:
         try:
             return self._run_once(work, last=False)
         except _ClosedBeforeCommit:
-            return self._run_once(work, last=True)
+            with first_in_line():
+                return self._run_once(work, last=True)
 
     def _run_once(self, work: Work[Result], *, last: bool) -> Result:
         # Leaving the block commits, outside the try: a failed commit is never run again.

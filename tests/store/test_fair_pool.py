@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -13,8 +17,10 @@ from sqlalchemy.util.queue import Empty
 
 from app import waiting_line
 from app.store.engine import make_engine
-from app.store.fair_pool import FairQueuePool, HandOffQueue
+from app.store.fair_pool import FairQueuePool, HandOffQueue, first_in_line
 from tests.stores import fresh_store_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for_waiters(queue: HandOffQueue, count: int) -> None:
@@ -55,6 +61,66 @@ def test_waiters_served_in_arrival_order():
         thread.join(5)
 
     assert sorted(served) == [("first", 1), ("second", 2), ("third", 3)]
+
+
+def test_rerun_served_before_earlier_waiters():
+    queue = HandOffQueue(2)
+    served = []
+
+    def get(name: str) -> None:
+        served.append((name, queue.get(True, 5)))
+
+    def rerun() -> None:
+        with first_in_line():
+            get("rerun")
+
+    early = threading.Thread(target=get, args=("early",))
+    early.start()
+    wait_for_waiters(queue, 1)
+    again = threading.Thread(target=rerun)
+    again.start()
+    wait_for_waiters(queue, 2)
+
+    queue.put(1, False)
+    again.join(5)
+    queue.put(2, False)
+    early.join(5)
+
+    assert served == [("rerun", 1), ("early", 2)]
+
+
+GEVENT_SCRIPT = textwrap.dedent(
+    """
+    from gevent import monkey
+    monkey.patch_all()
+
+    import gevent
+    from app.store.fair_pool import _RERUN, first_in_line
+
+    seen = []
+
+    def rerun():
+        with first_in_line():
+            gevent.sleep(0.05)
+            seen.append(("rerun", _RERUN.get()))
+
+    def other():
+        gevent.sleep(0.01)
+        seen.append(("other", _RERUN.get()))
+
+    gevent.joinall([gevent.spawn(rerun), gevent.spawn(other)], timeout=5)
+    print(seen)
+    """
+)
+
+
+def test_rerun_flag_stays_with_its_greenlet():
+    # A separate process, because gevent's patches must come before anything imports threading.
+    completed = subprocess.run(
+        [sys.executable, "-c", GEVENT_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert completed.stdout.strip() == "[('other', False), ('rerun', True)]"
 
 
 def test_get_times_out_and_withdraws():

@@ -10,7 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.store import engine as engine_module
-from app.store.engine import make_engine, pending_migrations
+from app.store import fair_pool
+from app.store.engine import make_engine, pending_migrations, rerun_if_closed
 from app.store.repository import Store, StoreUnavailable
 from app.store.stats import read_queue_stats
 from app.store.transactions import SingleTransactions
@@ -76,11 +77,16 @@ def test_closed_idle_connection_replaced(engine, pings, monkeypatch):
     assert len(pings) == 1
 
 
-def closing_work(closes: int, calls: list[int]):
-    """Return a write that closes its own connection on its first `closes` runs, then returns its pid."""
+def closing_work(closes: int, calls: list[int], reruns: list[bool] | None = None):
+    """Return a write that closes its own connection on its first `closes` runs, then returns its pid.
+
+    Each run appends to `reruns` whether its checkouts go to the front of the pool's line.
+    """
 
     def work(connection) -> int:
         calls.append(len(calls) + 1)
+        if reruns is not None:
+            reruns.append(fair_pool._RERUN.get())
         if len(calls) <= closes:
             connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
         return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
@@ -95,6 +101,31 @@ def test_write_runs_again_after_close(engine):
 
     assert calls == [1, 2]
     assert pid == backend_pid(engine)
+
+
+def test_write_rerun_first_in_line(engine):
+    calls = []
+    reruns = []
+
+    SingleTransactions(engine).run(closing_work(1, calls, reruns))
+
+    assert reruns == [False, True]
+    assert fair_pool._RERUN.get() is False
+
+
+def test_read_rerun_first_in_line(engine):
+    calls = []
+    reruns = []
+    work = closing_work(1, calls, reruns)
+
+    @rerun_if_closed
+    def read() -> int:
+        with engine.connect() as connection:
+            return work(connection)
+
+    assert read() == backend_pid(engine)
+    assert reruns == [False, True]
+    assert fair_pool._RERUN.get() is False
 
 
 def test_write_closed_twice_raises(engine):
