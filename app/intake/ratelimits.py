@@ -263,12 +263,18 @@ class IntakeLimits:
         return response
 
     def _retry_after(self, error: LimitExceeded) -> tuple[int, int]:
-        """Return whole seconds until the broken limit's window ends, at least 1, and that moment."""
         reset = self.counter.reset_at(error.item, *error.identifiers)
         # Read after the reset: Redis gives the window's end as whole seconds from its own reading of the clock.
-        now = time.time()
-        retry_after = max(1, math.ceil(reset - now))
-        return retry_after, math.ceil(now) + retry_after
+        return retry_times(reset, time.time())
+
+
+def retry_times(reset: float, now: float) -> tuple[int, int]:
+    """Return whole seconds from `now` until a window ends at `reset`, at least 1, and that end as Unix seconds.
+
+    Both are rounded up, so a client that waits either one out finds the window ended.
+    """
+    retry_after = max(1, math.ceil(reset - now))
+    return retry_after, max(math.ceil(reset), math.ceil(now))
 
 
 def client_key(address: IPAddress) -> str:

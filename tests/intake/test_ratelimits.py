@@ -313,6 +313,21 @@ class TestPerSource:
         assert "sources.other.rate_limit" in answers[1].get_json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("reset", "now", "expected"),
+    [
+        (1060.6, 1000.5, (61, 1061)),
+        (1060.1, 1000.5, (60, 1061)),
+        (1060.0, 1000.0, (60, 1060)),
+        (1000.2, 1000.1, (1, 1001)),
+        # The window ended between the breach and this reading: retry at once, in a second at the latest.
+        (999.0, 1000.5, (1, 1001)),
+    ],
+)
+def test_retry_times_round_window_end_up(reset, now, expected):
+    assert ratelimits.retry_times(reset, now) == expected
+
+
 class TestAnswer:
     def test_envelope_and_headers(self, limited, pb):
         limited["limits"]["per_source"] = "1/minute"
