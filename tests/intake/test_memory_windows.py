@@ -8,7 +8,7 @@ import time
 import pytest
 from limits import parse
 
-from app.intake.memory_windows import MemoryWindows
+from app.intake.memory_windows import REMOVALS_PER_COUNT, MemoryWindows
 from app.intake.ratelimits import FailOpenCounter
 
 
@@ -67,22 +67,50 @@ def test_window_stats_uncounted_key(clock):
     assert stats.reset_time == pytest.approx(time.time(), abs=1)
 
 
-def test_hit_removes_ended_windows(clock):
+def address(client: int) -> str:
+    return f"10.0.{client // 256}.{client % 256}"
+
+
+def test_hit_removes_few_ended_windows(clock):
     windows = MemoryWindows(clock)
     per_minute, per_second = parse("10/minute"), parse("10/second")
     for client in range(1000):
-        windows.hit(per_minute, "ip", f"10.0.{client // 256}.{client % 256}")
-        windows.hit(per_second, "ip", f"10.0.{client // 256}.{client % 256}")
+        windows.hit(per_minute, "ip", address(client))
+        windows.hit(per_second, "ip", address(client))
     assert len(windows) == 2000
 
     clock.now += 1
     windows.hit(per_minute, "ip", "198.51.100.7")
+    assert len(windows) == 2001 - REMOVALS_PER_COUNT
+
+    for _ in range(1000 // REMOVALS_PER_COUNT):
+        windows.hit(per_minute, "ip", "198.51.100.7")
     assert len(windows) == 1001
 
     clock.now += 59
-    windows.hit(per_second, "ip", "198.51.100.7")
+    for _ in range(1000 // REMOVALS_PER_COUNT + 1):
+        windows.hit(per_second, "ip", "198.51.100.7")
     # Left: 198.51.100.7's two windows, the one per minute started a minute after the others.
     assert len(windows) == 2
+
+
+def test_ended_window_awaiting_removal_starts_again(clock):
+    windows = MemoryWindows(clock)
+    limit = parse("1/minute")
+    for client in range(10):
+        windows.hit(limit, "ip", address(client))
+    windows.hit(limit, "ip", "198.51.100.7")
+    clock.now += 60
+
+    # Its ended window waits behind the others for removal, yet counts as ended: a new window starts.
+    assert windows.hit(limit, "ip", "198.51.100.7")
+    assert not windows.hit(limit, "ip", "198.51.100.7")
+
+    # Removing the ended window's entry leaves the new window in place.
+    for _ in range(10):
+        windows.get_window_stats(limit, "ip", "198.51.100.7")
+    assert windows.get_window_stats(limit, "ip", "198.51.100.7").remaining == 0
+    assert len(windows) == 1
 
 
 def test_clock_read_under_lock():
