@@ -8,7 +8,8 @@ import time
 import pytest
 from limits import parse
 
-from app.intake.memory_windows import REMOVALS_PER_COUNT, MemoryWindows
+from app.intake import memory_windows
+from app.intake.memory_windows import MemoryWindows
 from app.intake.ratelimits import FailOpenCounter
 
 
@@ -71,7 +72,14 @@ def address(client: int) -> str:
     return f"10.0.{client // 256}.{client % 256}"
 
 
-def test_hit_removes_few_ended_windows(clock):
+@pytest.fixture
+def few_removals(monkeypatch) -> int:
+    """Let each count remove 4 ended windows at most, so that a test can see windows wait for removal."""
+    monkeypatch.setattr(memory_windows, "REMOVALS_PER_COUNT", 4)
+    return 4
+
+
+def test_hit_removes_few_ended_windows(clock, few_removals):
     windows = MemoryWindows(clock)
     per_minute, per_second = parse("10/minute"), parse("10/second")
     for client in range(1000):
@@ -81,20 +89,20 @@ def test_hit_removes_few_ended_windows(clock):
 
     clock.now += 1
     windows.hit(per_minute, "ip", "198.51.100.7")
-    assert len(windows) == 2001 - REMOVALS_PER_COUNT
+    assert len(windows) == 2001 - few_removals
 
-    for _ in range(1000 // REMOVALS_PER_COUNT):
+    for _ in range(1000 // few_removals):
         windows.hit(per_minute, "ip", "198.51.100.7")
     assert len(windows) == 1001
 
     clock.now += 59
-    for _ in range(1000 // REMOVALS_PER_COUNT + 1):
+    for _ in range(1000 // few_removals + 1):
         windows.hit(per_second, "ip", "198.51.100.7")
     # Left: 198.51.100.7's two windows, the one per minute started a minute after the others.
     assert len(windows) == 2
 
 
-def test_ended_window_awaiting_removal_starts_again(clock):
+def test_ended_window_awaiting_removal_starts_again(clock, few_removals):
     windows = MemoryWindows(clock)
     limit = parse("1/minute")
     for client in range(10):
