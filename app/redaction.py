@@ -14,8 +14,8 @@ a header a sender filled with a phone number. It replaces
 A phone number here is 9 to 15 digits, optionally after a `+` and split by
 spaces, dots, dashes, slashes or parentheses, and not glued to a letter or
 digit. So other long numbers (a Unix time such as 1741976400) are masked
-too, while dates, times, IP addresses, decimal numbers and the digits inside
-ids are not.
+too, while dates, times, IP addresses, decimal numbers, a port followed by a
+process id and the digits inside ids are not.
 """
 
 from __future__ import annotations
@@ -47,10 +47,12 @@ _PHONE = re.compile(
     r"(?![^\W_]|:|[.-][^\W_])"
 )
 
-# NOTE: a port followed by a process id in parentheses, as in gunicorn's "Listening at:
-# http://127.0.0.1:8080 (12345)", reads as a phone number and is masked too.
 # Digit runs the phone pattern matches that are something else: IPv4 addresses and decimal numbers.
 _NOT_PHONE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|\d+\.\d+")
+
+# A port and a process id in parentheses after a host's colon, as in gunicorn's
+# "Listening at: http://127.0.0.1:8080 (12345)": the phone pattern matches "8080 (12345".
+_PORT_AND_PID = re.compile(r"\d{1,5} \(\d{1,7}")
 
 
 class Redactor:
@@ -89,6 +91,9 @@ def _mask_email(match: re.Match[str]) -> str:
 def _mask_phone(match: re.Match[str]) -> str:
     number = match.group(0)
     if _NOT_PHONE.fullmatch(number):
+        return number
+    after_colon = match.string[match.start() - 1 : match.start()] == ":"
+    if after_colon and _PORT_AND_PID.fullmatch(number):
         return number
     digits = re.sub(r"\D", "", number)
     return f"***{digits[-2:]}"

@@ -93,6 +93,11 @@ def test_phone_masked_to_last_two_digits(redactor, phone):
     assert redactor.redact(f"phone={phone};") == "phone=***33;"
 
 
+def test_phone_after_colon_masked(redactor):
+    # Grouped unlike a port followed by a process id.
+    assert redactor.redact("tel:949 (555) 0133") == "tel:***33"
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -108,6 +113,8 @@ def test_phone_masked_to_last_two_digits(redactor, phone):
         "gclid=Cj0KCQ-fixture-0003",
         "555-0142",
         "12345678901234567890",
+        "Listening at: http://127.0.0.1:8000 (48213)",
+        "Listening at: http://[::1]:443 (7)",
     ],
 )
 def test_other_numbers_kept(redactor, text):
