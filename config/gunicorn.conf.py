@@ -86,6 +86,13 @@ def on_starting(server):
     server.log.use_format(settings.logging.format)
 
 
+def when_ready(server):
+    """Reload on SIGHUP only when the relay's configuration loads, and otherwise log why and keep the workers."""
+    from app.gunicorn_reload import check_before_reload
+
+    check_before_reload(server)
+
+
 def child_exit(server, worker):
     """Drop a finished worker's breaker state from the metrics; its counters stay in the sums."""
     from app import metrics_dir

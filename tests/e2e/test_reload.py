@@ -1,0 +1,62 @@
+"""Reloading gunicorn with SIGHUP: an invalid configuration leaves the running workers in place."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from bench.servers import children
+from tests.e2e.conftest import FORM_CONFIG, launch_relay, stop
+
+
+def wait_for_workers(master_pid: int, changed_from: set[int] | None = None, seconds: float = 20) -> set[int]:
+    """Wait until the master has one worker, other than those in `changed_from`; return its pids."""
+    deadline = time.monotonic() + seconds
+    while True:
+        pids = set(children(master_pid))
+        if len(pids) == 1 and not (changed_from and pids & changed_from):
+            return pids
+        assert time.monotonic() < deadline, f"workers {pids}, before {changed_from}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def reloadable(simulator, tmp_path):
+    config = tmp_path / "relay.toml"
+    sim_port = simulator.base.rsplit(":", 1)[1]
+    text = FORM_CONFIG.format(sim_port=sim_port, store_path=tmp_path / "relay.db")
+    config.write_text(text)
+
+    processes, relay = launch_relay(config, tmp_path / "relay.log", web_workers=1, with_worker=False)
+    yield processes[0], relay, config, text
+    for process in processes:
+        stop(process)
+
+
+def test_invalid_reload_keeps_workers(reloadable):
+    master, relay, config, text = reloadable
+    first = wait_for_workers(master.pid)
+    assert "inline_budget = 3\n" in text
+
+    config.write_text(text.replace("inline_budget = 3\n", "inline_budget = -5\n"))
+    os.kill(master.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "configuration not reloaded" not in relay.logs():
+        assert time.monotonic() < deadline, relay.logs()[-2000:]
+        time.sleep(0.1)
+
+    assert master.poll() is None
+    assert set(children(master.pid)) == first
+    assert "delivery.inline_budget" in relay.logs()
+    assert requests.get(f"{relay.base}/healthz", timeout=5).status_code == 200
+
+    config.write_text(text)
+    os.kill(master.pid, signal.SIGHUP)
+
+    wait_for_workers(master.pid, changed_from=first)
+    assert master.poll() is None
+    assert requests.get(f"{relay.base}/healthz", timeout=5).status_code == 200
