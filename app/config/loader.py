@@ -360,6 +360,9 @@ def _check_adapter(source: model.Source, key: str) -> list[str]:
         load_schema_class(source.schema)
     except (ImportError, AttributeError, TypeError) as error:
         return [f"{key}.schema: cannot load {source.schema!r}: {error}"]
+    except Exception as error:
+        # The module's own code failed as it was imported.
+        return [f"{key}.schema: importing {source.schema!r} failed: {type(error).__name__}: {error}"]
     return []
 
 

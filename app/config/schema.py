@@ -113,6 +113,35 @@ def _origin(value: str) -> None:
 LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 
 
+# The stores the relay supports.
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+def _store_url(value: str) -> None:
+    """Accept a SQLite or PostgreSQL URL whose database driver is installed, as a worker needs it at boot."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        # The URL may carry a password, so it is not repeated.
+        raise ValidationError(
+            "not a database URL: write sqlite:///path/to/relay.db or postgresql+psycopg://user@host/database"
+        ) from None
+    if url.get_backend_name() not in STORE_BACKENDS:
+        raise ValidationError(
+            f"unsupported database {url.get_backend_name()!r}: use sqlite:///path/to/relay.db "
+            "or postgresql+psycopg://user@host/database"
+        )
+    try:
+        url.get_dialect().import_dbapi()
+    except (ImportError, NoSuchModuleError):
+        raise ValidationError(
+            f"the driver of {url.drivername!r} is not installed: use sqlite:// or postgresql+psycopg://"
+        ) from None
+
+
 def _limit_storage_url(value: str) -> None:
     scheme = value.split("://", 1)[0] if "://" in value else ""
     if scheme not in LIMIT_STORAGE_SCHEMES:
@@ -338,7 +367,7 @@ class LoggingSchema(TableSchema):
 class StorageSchema(TableSchema):
     settings_class = model.StorageSettings
 
-    url = fields.String(load_default="sqlite:///var/relay.db", validate=validate.Length(min=1))
+    url = fields.String(load_default="sqlite:///var/relay.db", validate=_store_url)
     idempotency_window_hours = fields.Float(load_default=72.0, validate=validate.Range(min=1, max=24 * 90))
     retention_days = fields.Float(load_default=90.0, validate=validate.Range(min=1, max=3650))
     pool_size = WholeNumber(load_default=10, validate=validate.Range(min=1, max=200))

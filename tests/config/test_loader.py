@@ -129,6 +129,13 @@ class TestValidation:
             ({"sources__landing__default_region": "XX"}, "two-letter region code"),
             ({"sources__landing__schema": "no.such.module:Thing"}, "sources.landing.schema: cannot load"),
             ({"sources__landing__schema": "app.leads:Lead"}, "not a subclass"),
+            (
+                {"sources__landing__schema": "tests.config.failing_schema:Thing"},
+                "sources.landing.schema: importing 'tests.config.failing_schema:Thing' failed: RuntimeError",
+            ),
+            ({"storage__url": "oracle:///relay"}, "storage.url: unsupported database 'oracle'"),
+            ({"storage__url": "relay.db"}, "storage.url: not a database URL"),
+            ({"storage__url": "postgresql+asyncpg://relay@db/relay"}, "storage.url: the driver of"),
             ({"sources__landing__customers": ["acme"]}, "either customer"),
             ({"sources": {}}, "define at least one [sources.NAME]"),
         ],
