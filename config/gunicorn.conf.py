@@ -70,10 +70,11 @@ logger_class = "app.gunicorn_logging.RelayLogger"
 def on_starting(server):
     """Refuse to start with an invalid configuration, naming each bad key once, and prepare the metrics directory."""
     from app import metrics_dir
-    from app.config import ConfigError, load_settings
+    from app.config import ConfigError
+    from app.gunicorn_reload import load_and_pin
 
     try:
-        settings = load_settings()
+        settings = load_and_pin()
     except ConfigError as error:
         print(error, file=sys.stderr)
         sys.exit(1)

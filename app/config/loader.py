@@ -40,10 +40,41 @@ def config_path(environ: Mapping[str, str] | None = None) -> str:
     return environ.get("RELAY_CONFIG") or DEFAULT_PATH
 
 
-def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> model.Settings:
-    """Read, interpolate and validate the configuration file at `path`."""
+# Configuration files' bytes that this process checked, by path, loaded in place of reading the file again.
+_pinned: dict[str, bytes] = {}
+
+
+def pin_file(path: str, data: bytes) -> None:
+    """Make this process, and the processes it forks from now on, load `data` as the file at `path`.
+
+    A gunicorn master pins the bytes it checked, so that its workers, which load the configuration
+    as they boot, cannot read a file saved again after the check.
+    """
+    _pinned.clear()
+    _pinned[path] = data
+
+
+def read_file(path: str, *, pinned: bool = True) -> bytes:
+    """Return the bytes of the configuration file at `path`: its pinned bytes, or the file's. Raise ConfigError."""
+    if pinned and path in _pinned:
+        return _pinned[path]
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except FileNotFoundError:
+        raise ConfigError(
+            path, ["file not found: copy config/relay.example.toml there, or set RELAY_CONFIG to your file"]
+        ) from None
+    except OSError as error:
+        raise ConfigError(path, [f"cannot read the file: {error.strerror}"]) from None
+
+
+def load_settings(
+    path: str | None = None, environ: Mapping[str, str] | None = None, *, data: bytes | None = None
+) -> model.Settings:
+    """Read, interpolate and validate the configuration file at `path`, or `data` read from it."""
     path = path or config_path(environ)
-    document = _read_toml(path)
+    document = _parse_toml(path, read_file(path) if data is None else data)
 
     substituted: set[str] = set()
     try:
@@ -113,16 +144,9 @@ def _mask(problem: str, secrets: set[str]) -> str:
     return problem
 
 
-def _read_toml(path: str) -> dict[str, Any]:
+def _parse_toml(path: str, data: bytes) -> dict[str, Any]:
     try:
-        with open(path, "rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError:
-        raise ConfigError(
-            path, ["file not found: copy config/relay.example.toml there, or set RELAY_CONFIG to your file"]
-        ) from None
-    except OSError as error:
-        raise ConfigError(path, [f"cannot read the file: {error.strerror}"]) from None
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, [f"not valid TOML: {error}"]) from None
     except UnicodeDecodeError as error:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings, parse_settings
+from app.config import ConfigError, load_settings, loader, parse_settings
 from app.config.interpolate import UnresolvedVariable, interpolate
 from tests.conftest import TOKEN, VENDOR_KEY, base_document
 
@@ -233,6 +233,18 @@ class TestFiles:
         )
 
         assert settings.admin_token is None
+
+    def test_pinned_bytes_loaded_after_file_changed(self, tmp_path, monkeypatch):
+        monkeypatch.setattr(loader, "_pinned", {})
+        path = tmp_path / "relay.toml"
+        path.write_text("[phoneburner\n")
+        loader.pin_file(str(path), Path(EXAMPLE).read_bytes())
+        environ = {"PHONEBURNER_VENDOR_KEY": "k", "ACME_LANDING_TOKEN": "a" * 24, "ACME_ZAPIER_TOKEN": "b" * 24}
+
+        settings = load_settings(str(path), environ)
+
+        assert set(settings.sources) == {"acme-landing", "acme-zapier", "acme-browser"}
+        assert loader.read_file(str(path), pinned=False) == b"[phoneburner\n"
 
     def test_example_needs_vendor_key(self):
         with pytest.raises(ConfigError) as raised:

@@ -24,6 +24,11 @@ def wait_for_workers(master_pid: int, changed_from: set[int] | None = None, seco
         time.sleep(0.1)
 
 
+def assert_serving(master, relay) -> None:
+    assert master.poll() is None
+    assert requests.get(f"{relay.base}/healthz", timeout=5).status_code == 200
+
+
 @pytest.fixture
 def reloadable(simulator, tmp_path):
     config = tmp_path / "relay.toml"
@@ -49,14 +54,41 @@ def test_invalid_reload_keeps_workers(reloadable):
         assert time.monotonic() < deadline, relay.logs()[-2000:]
         time.sleep(0.1)
 
-    assert master.poll() is None
     assert set(children(master.pid)) == first
     assert "delivery.inline_budget" in relay.logs()
-    assert requests.get(f"{relay.base}/healthz", timeout=5).status_code == 200
+    assert_serving(master, relay)
 
     config.write_text(text)
     os.kill(master.pid, signal.SIGHUP)
 
     wait_for_workers(master.pid, changed_from=first)
-    assert master.poll() is None
-    assert requests.get(f"{relay.base}/healthz", timeout=5).status_code == 200
+    assert_serving(master, relay)
+
+
+def test_file_saved_during_boot_not_loaded(reloadable):
+    master, relay, config, text = reloadable
+    first = wait_for_workers(master.pid)
+    booted = relay.logs().count("Booting worker")
+
+    config.write_text(text.replace("inline_budget = 3\n", "inline_budget = 4\n"))
+    os.kill(master.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while relay.logs().count("Booting worker") == booted:
+        assert time.monotonic() < deadline, relay.logs()[-2000:]
+        time.sleep(0.01)
+    # Saved again while the new worker boots: it loads the bytes the master checked instead.
+    config.write_text("[phoneburner\n")
+
+    wait_for_workers(master.pid, changed_from=first)
+    assert_serving(master, relay)
+
+
+def test_crashed_worker_restarts_on_checked_config(reloadable):
+    master, relay, config, _text = reloadable
+    first = wait_for_workers(master.pid)
+    config.write_text("[phoneburner\n")
+
+    os.kill(next(iter(first)), signal.SIGKILL)
+
+    wait_for_workers(master.pid, changed_from=first)
+    assert_serving(master, relay)
