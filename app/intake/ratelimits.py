@@ -93,6 +93,11 @@ class _SourceLimits:
     per_source: list[RateLimitItem]
 
 
+# Redis gives a window's time to live in whole seconds, rounded to the nearest, so the window may end up
+# to half a second after the time `limits` derives from it.
+SHARED_TTL_ROUNDING = 0.5
+
+
 class FailOpenCounter:
     """Fixed-window counts in the configured storage, or in this process's memory while that storage fails."""
 
@@ -125,10 +130,11 @@ class FailOpenCounter:
             return self.memory.hit(item, *identifiers)
 
     def reset_at(self, item: RateLimitItem, *identifiers: str) -> float:
-        """Return when the window of `item` for these identifiers ends, as Unix seconds."""
+        """Return when the window of `item` for these identifiers ends, as Unix seconds; on Redis up to 0.5 s later."""
         counter = self.memory if self._in_memory else self.shared
         try:
-            return counter.get_window_stats(item, *identifiers).reset_time
+            reset = counter.get_window_stats(item, *identifiers).reset_time
+            return reset if counter is self.memory else reset + SHARED_TTL_ROUNDING
         except StorageError:
             # The storage failed after the breach, so the window's length is a safe bound.
             return time.time() + item.get_expiry()

@@ -7,6 +7,7 @@ import socket
 import time
 
 import pytest
+from limits import parse
 from limits.errors import StorageError
 from prometheus_client import REGISTRY
 
@@ -326,6 +327,19 @@ class TestPerSource:
 )
 def test_retry_times_round_window_end_up(reset, now, expected):
     assert ratelimits.retry_times(reset, now) == expected
+
+
+def test_shared_reset_not_before_window_end(redis_prefix):
+    url, prefix = redis_prefix
+    counter = ratelimits.FailOpenCounter(url)
+    item = parse("1/minute")
+    started = time.time()
+    counter.hit(item, prefix, "198.51.100.7")
+
+    # 59.4 s are left, which Redis reports as 59.
+    time.sleep(0.6)
+
+    assert counter.reset_at(item, prefix, "198.51.100.7") >= started + 60
 
 
 class TestAnswer:
