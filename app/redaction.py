@@ -50,9 +50,10 @@ _PHONE = re.compile(
 # Digit runs the phone pattern matches that are something else: IPv4 addresses and decimal numbers.
 _NOT_PHONE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|\d+\.\d+")
 
-# A port and a process id in parentheses after a host's colon, as in gunicorn's
+# A port and a process id in parentheses after a URL's host, as in gunicorn's
 # "Listening at: http://127.0.0.1:8080 (12345)": the phone pattern matches "8080 (12345".
 _PORT_AND_PID = re.compile(r"\d{1,5} \(\d{1,7}")
+_URL_HOST_BEFORE = re.compile(r"://[\w.\-\[\]:]{1,255}:\Z")
 
 
 class Redactor:
@@ -92,8 +93,13 @@ def _mask_phone(match: re.Match[str]) -> str:
     number = match.group(0)
     if _NOT_PHONE.fullmatch(number):
         return number
-    after_colon = match.string[match.start() - 1 : match.start()] == ":"
-    if after_colon and _PORT_AND_PID.fullmatch(number):
+    if _PORT_AND_PID.fullmatch(number) and _after_url_host(match):
         return number
     digits = re.sub(r"\D", "", number)
     return f"***{digits[-2:]}"
+
+
+def _after_url_host(match: re.Match[str]) -> bool:
+    """Return whether the match follows a URL's host and colon, and a ")" closes it."""
+    before = match.string[max(0, match.start() - 300) : match.start()]
+    return match.string[match.end() : match.end() + 1] == ")" and _URL_HOST_BEFORE.search(before) is not None

@@ -93,9 +93,18 @@ def test_phone_masked_to_last_two_digits(redactor, phone):
     assert redactor.redact(f"phone={phone};") == "phone=***33;"
 
 
-def test_phone_after_colon_masked(redactor):
-    # Grouped unlike a port followed by a process id.
-    assert redactor.redact("tel:949 (555) 0133") == "tel:***33"
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("tel:949 (555) 0133", "tel:***33"),
+        # Grouped as a port and a process id, but after no URL's host.
+        ("tel:555 (1234567)", "tel:***67)"),
+        ("phone:8080 (5551234", "phone:***34"),
+        ("http://host:8080 (5551234 x", "http://host:***34 x"),
+    ],
+)
+def test_phone_after_colon_masked(redactor, text, masked):
+    assert redactor.redact(text) == masked
 
 
 @pytest.mark.parametrize(
