@@ -16,18 +16,62 @@ from typing import Any
 from app.config import ConfigError, Settings, config_path
 from app.config.loader import load_settings, pin_file, read_file
 
+# Seconds a reload waits for a new PostgreSQL store to accept a connection.
+STORE_CONNECT_TIMEOUT = 5
+
+# The settings the master pinned last, which its workers run with.
+_running: Settings | None = None
+
 
 def load_and_pin() -> Settings:
     """Load the configuration from the file as it is now, and pin its bytes for the workers. Raise ConfigError.
 
     When the file is invalid, the bytes pinned before stay, so a worker that gunicorn starts again after
-    a crash loads the configuration the others run with.
+    a crash loads the configuration the others run with. A [storage].url that differs from the running
+    one must name a store that opens and has this version's tables.
     """
+    global _running
+
     path = config_path()
     data = read_file(path, pinned=False)
     settings = load_settings(path, data=data)
+    if _running is not None and settings.storage.url != _running.storage.url:
+        _check_new_store(settings)
     pin_file(path, data)
+    _running = settings
     return settings
+
+
+def _check_new_store(settings: Settings) -> None:
+    """Raise ConfigError unless the store of `settings` opens and has this version's tables."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from app.store.engine import make_engine, pending_migrations
+
+    url = settings.storage.url
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = make_engine(url, pool_size=1)
+    else:
+        # Without a timeout, libpq waits for an unreachable host as long as the kernel retries: minutes.
+        engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": STORE_CONNECT_TIMEOUT})
+    try:
+        pending = pending_migrations(engine)
+    except Exception as error:
+        # The driver's own error, whose first line names the host or file; the URL, which may carry a
+        # password, is not repeated.
+        cause = getattr(error, "orig", None) or error
+        first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        raise ConfigError(
+            settings.path, [f"storage.url: the new store cannot be opened: {type(cause).__name__}: {first_line}"]
+        ) from None
+    finally:
+        engine.dispose()
+    if pending:
+        raise ConfigError(
+            settings.path, ["storage.url: the new store lacks this version's tables; run `python -m app migrate` first"]
+        )
 
 
 def check_before_reload(arbiter: Any) -> None:

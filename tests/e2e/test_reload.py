@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
 
 from bench.servers import children
-from tests.e2e.conftest import FORM_CONFIG, launch_relay, stop
+from tests.e2e.conftest import FORM_CONFIG, ROOT, launch_relay, relay_environ, stop
 
 
 def wait_for_workers(master_pid: int, changed_from: set[int] | None = None, seconds: float = 20) -> set[int]:
@@ -21,6 +23,13 @@ def wait_for_workers(master_pid: int, changed_from: set[int] | None = None, seco
         if len(pids) == 1 and not (changed_from and pids & changed_from):
             return pids
         assert time.monotonic() < deadline, f"workers {pids}, before {changed_from}"
+        time.sleep(0.1)
+
+
+def wait_for_log(relay, text: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in relay.logs():
+        assert time.monotonic() < deadline, relay.logs()[-2000:]
         time.sleep(0.1)
 
 
@@ -49,10 +58,7 @@ def test_invalid_reload_keeps_workers(reloadable):
 
     config.write_text(text.replace("inline_budget = 3\n", "inline_budget = -5\n"))
     os.kill(master.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "configuration not reloaded" not in relay.logs():
-        assert time.monotonic() < deadline, relay.logs()[-2000:]
-        time.sleep(0.1)
+    wait_for_log(relay, "configuration not reloaded")
 
     assert set(children(master.pid)) == first
     assert "delivery.inline_budget" in relay.logs()
@@ -89,6 +95,39 @@ def test_crashed_worker_restarts_on_checked_config(reloadable):
     config.write_text("[phoneburner\n")
 
     os.kill(next(iter(first)), signal.SIGKILL)
+
+    wait_for_workers(master.pid, changed_from=first)
+    assert_serving(master, relay)
+
+
+@pytest.mark.parametrize(
+    ("store_path", "problem"),
+    [
+        ("/proc/no-such-folder/relay.db", "the new store cannot be opened"),
+        ("{tmp}/new/relay.db", "run `python -m app migrate` first"),
+    ],
+)
+def test_new_store_checked_before_reload(reloadable, tmp_path, store_path, problem):
+    master, relay, config, text = reloadable
+    first = wait_for_workers(master.pid)
+    store_path = store_path.format(tmp=tmp_path)
+
+    config.write_text(text.replace(str(tmp_path / "relay.db"), store_path))
+    os.kill(master.pid, signal.SIGHUP)
+    wait_for_log(relay, "configuration not reloaded")
+
+    assert problem in relay.logs()
+    assert set(children(master.pid)) == first
+    assert_serving(master, relay)
+
+
+def test_new_migrated_store_reloads(reloadable, tmp_path):
+    master, relay, config, text = reloadable
+    first = wait_for_workers(master.pid)
+    config.write_text(text.replace(str(tmp_path / "relay.db"), str(tmp_path / "new" / "relay.db")))
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=relay_environ(config), check=True)
+
+    os.kill(master.pid, signal.SIGHUP)
 
     wait_for_workers(master.pid, changed_from=first)
     assert_serving(master, relay)
