@@ -688,12 +688,12 @@ def test_unreachable_store_fails_cleanly(tmp_path, capsys, command):
 def test_invalid_store_url_fails_cleanly(tmp_path, capsys):
     config = write_config(tmp_path, store_document("not a database url"))
 
-    status = main(["leads", "list", "--config", config])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["leads", "list", "--config", config])
 
     error = capsys.readouterr().err
-    assert status == 1
-    assert "cannot open the store" in error
-    assert "fix [storage].url" in error
+    assert exit_info.value.code == 1
+    assert "storage.url: not a database URL" in error
 
 
 def test_missing_config_exits_1(tmp_path, capsys):

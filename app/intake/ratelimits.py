@@ -134,7 +134,10 @@ class FailOpenCounter:
         counter = self.memory if self._in_memory else self.shared
         try:
             reset = counter.get_window_stats(item, *identifiers).reset_time
-            return reset if counter is self.memory else reset + SHARED_TTL_ROUNDING
+            if counter is self.memory:
+                return reset
+            # No window ends later than its length from now.
+            return min(reset + SHARED_TTL_ROUNDING, time.time() + item.get_expiry())
         except StorageError:
             # The storage failed after the breach, so the window's length is a safe bound.
             return time.time() + item.get_expiry()
