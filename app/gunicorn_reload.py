@@ -5,8 +5,10 @@ ones. A new worker that cannot load the relay's configuration exits at boot,
 and gunicorn then stops altogether. Here the master loads the file first.
 When it is invalid, the master logs its problems, each with its key, and the
 running workers go on with the configuration they loaded. When it is valid,
-the master pins the bytes it checked, and the new workers load those, so a
-file saved again while they boot cannot reach them unchecked.
+the master pins what it checked, with its variables and secret files filled
+in, and the new workers load that. So a file or secret file that changes
+while they boot, or before a crashed worker restarts, cannot reach them
+unchecked.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.config import ConfigError, Settings, config_path
-from app.config.loader import load_settings, pin_file, read_file
+from app.config.loader import load_resolved, pin
 
 # Seconds a reload waits for a new PostgreSQL store to accept a connection.
 STORE_CONNECT_TIMEOUT = 5
@@ -24,20 +26,19 @@ _running: Settings | None = None
 
 
 def load_and_pin() -> Settings:
-    """Load the configuration from the file as it is now, and pin its bytes for the workers. Raise ConfigError.
+    """Load the configuration from the file and its secret files as they are now, and pin it for the workers.
 
-    When the file is invalid, the bytes pinned before stay, so a worker that gunicorn starts again after
-    a crash loads the configuration the others run with. A [storage].url that differs from the running
-    one must name a store that opens and has this version's tables.
+    Raise ConfigError. When the file is invalid, the configuration pinned before stays, so a worker that
+    gunicorn starts again after a crash loads the configuration the others run with. A [storage].url
+    that differs from the running one must name a store that opens and has this version's tables.
     """
     global _running
 
     path = config_path()
-    data = read_file(path, pinned=False)
-    settings = load_settings(path, data=data)
+    settings, resolved = load_resolved(path)
     if _running is not None and settings.storage.url != _running.storage.url:
         _check_new_store(settings)
-    pin_file(path, data)
+    pin(path, resolved)
     _running = settings
     return settings
 
@@ -55,7 +56,11 @@ def _check_new_store(settings: Settings) -> None:
         engine = make_engine(url, pool_size=1)
     else:
         # Without a timeout, libpq waits for an unreachable host as long as the kernel retries: minutes.
-        engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": STORE_CONNECT_TIMEOUT})
+        # The statement timeout bounds a check that waits for a lock on the migrations table.
+        # NOTE: with several hosts in the URL, libpq applies the connect timeout to each host in turn.
+        timeout_ms = STORE_CONNECT_TIMEOUT * 1000
+        connect_args = {"connect_timeout": STORE_CONNECT_TIMEOUT, "options": f"-c statement_timeout={timeout_ms}"}
+        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
     try:
         pending = pending_migrations(engine)
     except Exception as error:

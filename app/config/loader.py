@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import importlib
 import ipaddress
@@ -10,6 +11,7 @@ import re
 import socket
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,24 +42,64 @@ def config_path(environ: Mapping[str, str] | None = None) -> str:
     return environ.get("RELAY_CONFIG") or DEFAULT_PATH
 
 
-# Configuration files' bytes that this process checked, by path, loaded in place of reading the file again.
-_pinned: dict[str, bytes] = {}
+@dataclass(frozen=True)
+class Resolved:
+    """A configuration file's TOML with its variables and secret files filled in, and the secret values."""
+
+    document: dict[str, Any]
+    secrets: frozenset[str]
 
 
-def pin_file(path: str, data: bytes) -> None:
-    """Make this process, and the processes it forks from now on, load `data` as the file at `path`.
+# The resolved configuration that this process checked, by path, loaded in place of reading the file and
+# its secret files again.
+_pinned: dict[str, Resolved] = {}
 
-    A gunicorn master pins the bytes it checked, so that its workers, which load the configuration
-    as they boot, cannot read a file saved again after the check.
+
+def pin(path: str, resolved: Resolved) -> None:
+    """Make this process, and the processes it forks from now on, load `resolved` as the file at `path`.
+
+    A gunicorn master pins what it checked, so that its workers, which load the configuration as they
+    boot, cannot read a file or a secret file that changed after the check.
     """
     _pinned.clear()
-    _pinned[path] = data
+    _pinned[path] = resolved
 
 
-def read_file(path: str, *, pinned: bool = True) -> bytes:
-    """Return the bytes of the configuration file at `path`: its pinned bytes, or the file's. Raise ConfigError."""
-    if pinned and path in _pinned:
-        return _pinned[path]
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> model.Settings:
+    """Read, interpolate and validate the configuration file at `path`, or load what this process pinned for it."""
+    settings, _resolved = load_resolved(path, environ, fresh=False)
+    return settings
+
+
+def load_resolved(
+    path: str | None = None, environ: Mapping[str, str] | None = None, *, fresh: bool = True
+) -> tuple[model.Settings, Resolved]:
+    """Read, interpolate and validate the configuration file at `path`; return the settings and what they came from.
+
+    Without `fresh`, this process loads what it pinned for `path` instead of the file and its secret files.
+    """
+    path = path or config_path(environ)
+    resolved = _pinned.get(path) if not fresh else None
+    if resolved is None:
+        resolved = _resolve(path, environ)
+
+    try:
+        return parse_settings(copy.deepcopy(resolved.document), path), resolved
+    except ConfigError as error:
+        raise ConfigError(path, error.problems, set(resolved.secrets)) from None
+
+
+def _resolve(path: str, environ: Mapping[str, str] | None) -> Resolved:
+    document = _parse_toml(path, _read_file(path))
+    substituted: set[str] = set()
+    try:
+        document = interpolate(document, environ, substituted=substituted)
+    except UnresolvedVariable as error:
+        raise ConfigError(path, [f"{error.path}: {error.message}"]) from None
+    return Resolved(document, frozenset(substituted | _secret_values(document)))
+
+
+def _read_file(path: str) -> bytes:
     try:
         with open(path, "rb") as file:
             return file.read()
@@ -67,25 +109,6 @@ def read_file(path: str, *, pinned: bool = True) -> bytes:
         ) from None
     except OSError as error:
         raise ConfigError(path, [f"cannot read the file: {error.strerror}"]) from None
-
-
-def load_settings(
-    path: str | None = None, environ: Mapping[str, str] | None = None, *, data: bytes | None = None
-) -> model.Settings:
-    """Read, interpolate and validate the configuration file at `path`, or `data` read from it."""
-    path = path or config_path(environ)
-    document = _parse_toml(path, read_file(path) if data is None else data)
-
-    substituted: set[str] = set()
-    try:
-        document = interpolate(document, environ, substituted=substituted)
-    except UnresolvedVariable as error:
-        raise ConfigError(path, [f"{error.path}: {error.message}"]) from None
-
-    try:
-        return parse_settings(document, path)
-    except ConfigError as error:
-        raise ConfigError(path, error.problems, substituted | _secret_values(document)) from None
 
 
 def parse_settings(document: dict[str, Any], path: str = "<memory>") -> model.Settings:

@@ -124,7 +124,7 @@ def _store_url(value: str) -> None:
 
     try:
         url = make_url(value)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         # The URL may carry a password, so it is not repeated.
         raise ValidationError(
             "not a database URL: write sqlite:///path/to/relay.db or postgresql+psycopg://user@host/database"

@@ -135,6 +135,7 @@ class TestValidation:
             ),
             ({"storage__url": "oracle:///relay"}, "storage.url: unsupported database 'oracle'"),
             ({"storage__url": "relay.db"}, "storage.url: not a database URL"),
+            ({"storage__url": "postgresql+psycopg://relay@db:abc/relay"}, "storage.url: not a database URL"),
             ({"storage__url": "postgresql+asyncpg://relay@db/relay"}, "storage.url: the driver of"),
             ({"sources__landing__customers": ["acme"]}, "either customer"),
             ({"sources": {}}, "define at least one [sources.NAME]"),
@@ -234,17 +235,23 @@ class TestFiles:
 
         assert settings.admin_token is None
 
-    def test_pinned_bytes_loaded_after_file_changed(self, tmp_path, monkeypatch):
+    def test_pinned_config_loaded_after_files_changed(self, tmp_path, monkeypatch):
         monkeypatch.setattr(loader, "_pinned", {})
         path = tmp_path / "relay.toml"
-        path.write_text("[phoneburner\n")
-        loader.pin_file(str(path), Path(EXAMPLE).read_bytes())
-        environ = {"PHONEBURNER_VENDOR_KEY": "k", "ACME_LANDING_TOKEN": "a" * 24, "ACME_ZAPIER_TOKEN": "b" * 24}
+        key_file = tmp_path / "key.txt"
+        path.write_text(Path(EXAMPLE).read_text().replace('"${PHONEBURNER_VENDOR_KEY}"', f'"${{file:{key_file}}}"'))
+        key_file.write_text("vendor-key-from-file")
+        environ = {"ACME_LANDING_TOKEN": "a" * 24, "ACME_ZAPIER_TOKEN": "b" * 24}
+        _settings, resolved = loader.load_resolved(str(path), environ)
+        loader.pin(str(path), resolved)
 
+        path.write_text("[phoneburner\n")
+        key_file.unlink()
         settings = load_settings(str(path), environ)
 
-        assert set(settings.sources) == {"acme-landing", "acme-zapier", "acme-browser"}
-        assert loader.read_file(str(path), pinned=False) == b"[phoneburner\n"
+        assert settings.phoneburner.vendor_key == "vendor-key-from-file"
+        with pytest.raises(ConfigError, match="not valid TOML"):
+            loader.load_resolved(str(path), environ)
 
     def test_example_needs_vendor_key(self):
         with pytest.raises(ConfigError) as raised:
