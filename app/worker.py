@@ -55,13 +55,29 @@ class Worker:
         self.backlog = backlog
         # stop() runs in a signal handler, so it only assigns this and takes no lock the interrupted code may hold.
         self._stop_deadline: float | None = None
+        # Set by the SIGHUP handler, for the loop to log.
+        self._hangup = False
         self._next_poll = 0.0
         self._store_failures = 0
 
     def stop_on_signals(self) -> None:
-        """Make SIGTERM and SIGINT call stop(); a second signal ends the shutdown grace at once."""
+        """Make SIGTERM and SIGINT call stop(), a second signal ending the shutdown grace at once; ignore SIGHUP.
+
+        SIGHUP reloads gunicorn, and an operator may send it to every process of the relay. By default it
+        would end the worker at once, in the middle of its attempts.
+        """
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signal_number, lambda *_: self.stop())
+        signal.signal(signal.SIGHUP, self._note_hangup)
+
+    def _note_hangup(self, *_signal: object) -> None:
+        # A signal handler, like stop(): it only assigns, and the loop logs.
+        self._hangup = True
+
+    def _log_hangup(self) -> None:
+        if self._hangup:
+            self._hangup = False
+            log.warning("worker.hangup_ignored", extra={"hint": "restart the worker to load a new configuration"})
 
     def run(self) -> list[Claim]:
         """Work until stop() is called; return the claims abandoned because their attempts outlasted the grace."""
@@ -73,6 +89,7 @@ class Worker:
             self._fill(pool, in_flight)
             if self.backlog is not None:
                 self.backlog.check()
+            self._log_hangup()
             self._pause(in_flight)
 
         log.info("worker.stopping", extra={"in_flight": len(in_flight), "shutdown_grace": self.shutdown_grace})

@@ -243,6 +243,17 @@ def make_stack(request, tmp_path, simulator):
     return make
 
 
+def test_worker_ignores_hangup(make_stack):
+    stack = make_stack(delay_ms=0, read_timeout=4, inline_budget=0)
+    worker = stack.start_worker("worker-hangup")
+
+    worker.send_signal(signal.SIGHUP)
+    stack.wait_for(lambda: stack.events(worker, "worker.hangup_ignored"), "the worker logged no hangup")
+
+    assert worker.poll() is None
+    assert stop_and_wait(worker, signal.SIGTERM) == 0
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_worker_finishes_attempts_then_exits(make_stack, signal_number):
     # Each attempt takes 1 s of the 4 s read timeout.
