@@ -67,7 +67,8 @@ def _check_new_store(settings: Settings) -> None:
         # The driver's own error, whose first line names the host or file; the URL, which may carry a
         # password, is not repeated.
         cause = getattr(error, "orig", None) or error
-        first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        lines = str(cause).strip().splitlines()
+        first_line = lines[0] if lines else ""
         raise ConfigError(
             settings.path, [f"storage.url: the new store cannot be opened: {type(cause).__name__}: {first_line}"]
         ) from None
@@ -86,16 +87,12 @@ def check_before_reload(arbiter: Any) -> None:
     def checked_reload() -> None:
         try:
             load_and_pin()
-        except ConfigError as error:
-            arbiter.log.error("configuration not reloaded, and the running workers keep theirs: %s", error)
-            return
         except Exception as error:
-            # An exception out of a reload would stop the master, and the relay with it.
-            arbiter.log.error(
-                "configuration not reloaded, and the running workers keep theirs: checking it failed: %s: %s",
-                type(error).__name__,
-                error,
-            )
+            # Any exception, not only ConfigError: one out of a reload would stop the master, and the relay.
+            problem = str(error)
+            if not isinstance(error, ConfigError):
+                problem = f"checking it failed: {type(error).__name__}: {error}"
+            arbiter.log.error("configuration not reloaded, and the running workers keep theirs: %s", problem)
             return
         reload()
 

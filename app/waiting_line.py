@@ -45,7 +45,10 @@ class WaitingLine:
         return len(self._tickets)
 
     def join(self, *, first: bool = False) -> Ticket:
-        """Return a ticket at the end of the line, or at its front with `first`; call with the mutex held."""
+        """Return a ticket at the end of the line, or at its front with `first`; call with the mutex held.
+
+        Of several tickets joined with `first`, the latest is served first.
+        """
         ticket = Ticket()
         if first:
             self._tickets.appendleft(ticket)

@@ -108,7 +108,8 @@ def _read_file(path: str) -> bytes:
             path, ["file not found: copy config/relay.example.toml there, or set RELAY_CONFIG to your file"]
         ) from None
     except OSError as error:
-        raise ConfigError(path, [f"cannot read the file: {error.strerror}"]) from None
+        problem = f"reading the file failed: {error.strerror}; make RELAY_CONFIG name a readable file"
+        raise ConfigError(path, [problem]) from None
 
 
 def parse_settings(document: dict[str, Any], path: str = "<memory>") -> model.Settings:

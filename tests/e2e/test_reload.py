@@ -1,4 +1,5 @@
-"""Reloading gunicorn with SIGHUP: an invalid configuration leaves the running workers in place."""
+"""Reloading gunicorn with SIGHUP: an invalid configuration or new store leaves the running workers in place,
+and workers load the configuration the master checked."""
 
 from __future__ import annotations
 
