@@ -7,7 +7,8 @@ functions that took the most time are printed, by their own time and with
 what they called. The flame graph (SVG) and the collapsed stacks are written
 beside the benchmark's results. py-spy must be installed (it is in
 requirements-dev.txt) and allowed to read other processes' memory, which
-root always is.
+root always is. With --minimal it samples the minimal relay instead, the
+benchmark's yardstick, to compare where each spends its time.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--senders", type=int, default=16, help="wrk connections (default: 16)")
     parser.add_argument("--upstream-ms", type=int, default=0, help="the simulator's reply delay (default: 0)")
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--minimal", action="store_true",
+                        help="profile bench/minimal_relay.py, with one worker, instead of the relay")
     parser.add_argument("--top", type=int, default=40, help="functions to print (default: 40)")
     parser.add_argument("--gil", action="store_true",
                         help="keep only samples that hold the GIL: the worker's CPU time in Python, without its "
@@ -109,20 +112,24 @@ def main(argv: list[str] | None = None) -> int:
         simulator = servers.start_simulator(workdir)
         started.append(simulator)
         servers.set_upstream(simulator, latency_ms=options.upstream_ms)
-        if options.store == "postgres":
-            database = stores.PostgresDatabase(options.postgres_admin_url)
-            database.create()
-            storage_url = database.url
+        if options.minimal:
+            relay = servers.start_minimal_relay(workdir, simulator, workers=1)
         else:
-            storage_url = stores.sqlite_url(workdir, "profile")
-        config = servers.write_relay_config(workdir, simulator, storage_url, "profile")
-        servers.migrate(config)
-        relay = servers.start_relay(workdir, config, "profile", workers=1)
+            if options.store == "postgres":
+                database = stores.PostgresDatabase(options.postgres_admin_url)
+                database.create()
+                storage_url = database.url
+            else:
+                storage_url = stores.sqlite_url(workdir, "profile")
+            config = servers.write_relay_config(workdir, simulator, storage_url, "profile")
+            servers.migrate(config)
+            relay = servers.start_relay(workdir, config, "profile", workers=1)
         started.append(relay)
         url = f"{relay.base_url}/v1/leads/{servers.SOURCE}"
+        mode_args = ["post"] if options.minimal else ["post", servers.TOKEN]
 
         # Warm-up, so the profile shows steady state rather than imports and first connections.
-        load.run_wrk(url, connections=options.senders, seconds=3, mode_args=["post", servers.TOKEN])
+        load.run_wrk(url, connections=options.senders, seconds=3, mode_args=mode_args)
         worker = relay.worker_pids()[0]
         collapsed = RESULTS / f"profile-{stamp}.txt"
         flame = RESULTS / f"profile-{stamp}.svg"
@@ -130,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                     record(worker, options.seconds, flame, "flamegraph", options.gil)]
         outcome = {}
         driver = threading.Thread(target=lambda: outcome.update(result=load.run_wrk(
-            url, connections=options.senders, seconds=options.seconds + 2, mode_args=["post", servers.TOKEN])))
+            url, connections=options.senders, seconds=options.seconds + 2, mode_args=mode_args)))
         driver.start()
         for sampler in samplers:
             _, errors = sampler.communicate(timeout=options.seconds + 120)

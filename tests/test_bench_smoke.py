@@ -1,4 +1,4 @@
-"""Smoke test of bench/run: one short point against the relay, and a table comes out.
+"""Smoke tests of bench/: each script runs briefly against real servers and prints its output.
 
 No figure is checked, because a benchmark's numbers depend on the machine.
 """
@@ -66,3 +66,22 @@ def test_store_cpu_prints_both_stores():
         pytest.skip(f"no PostgreSQL server: {lines[1]}")
     assert lines[1].startswith("PostgreSQL: ")
     assert lines[1].endswith(" ms elapsed")
+
+
+@pytest.mark.parametrize("target, own_frame", [
+    ([], "receive_lead (app/intake/views.py)"),
+    (["--minimal"], "relay (bench/minimal_relay.py)"),
+])
+def test_profile_samples_the_chosen_server(wrk, target, own_frame):
+    environ = {**os.environ, "BENCH_PYTHON": sys.executable}
+    command = [str(ROOT / "bench" / "profile"), "--seconds", "1", "--senders", "2", *target]
+    finished = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert " leads/s at 2 senders while sampling" in finished.stdout
+    assert own_frame in finished.stdout
+
+    written = finished.stderr.strip().splitlines()[-1].removeprefix("written to ").split(" and ")
+    for path in written:
+        assert Path(path).parent == ROOT / "bench" / "results"
+        Path(path).unlink()
