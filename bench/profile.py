@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         started.append(simulator)
         servers.set_upstream(simulator, latency_ms=options.upstream_ms)
         if options.minimal:
-            relay = servers.start_minimal_relay(workdir, simulator, workers=1)
+            server = servers.start_minimal_relay(workdir, simulator, workers=1)
         else:
             if options.store == "postgres":
                 database = stores.PostgresDatabase(options.postgres_admin_url)
@@ -123,14 +123,14 @@ def main(argv: list[str] | None = None) -> int:
                 storage_url = stores.sqlite_url(workdir, "profile")
             config = servers.write_relay_config(workdir, simulator, storage_url, "profile")
             servers.migrate(config)
-            relay = servers.start_relay(workdir, config, "profile", workers=1)
-        started.append(relay)
-        url = f"{relay.base_url}/v1/leads/{servers.SOURCE}"
+            server = servers.start_relay(workdir, config, "profile", workers=1)
+        started.append(server)
+        url = f"{server.base_url}/v1/leads/{servers.SOURCE}"
         mode_args = ["post"] if options.minimal else ["post", servers.TOKEN]
 
         # Warm-up, so the profile shows steady state rather than imports and first connections.
         load.run_wrk(url, connections=options.senders, seconds=3, mode_args=mode_args)
-        worker = relay.worker_pids()[0]
+        worker = server.worker_pids()[0]
         collapsed = RESULTS / f"profile-{stamp}.txt"
         flame = RESULTS / f"profile-{stamp}.svg"
         samplers = [record(worker, options.seconds, collapsed, "raw", options.gil),

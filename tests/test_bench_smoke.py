@@ -1,4 +1,4 @@
-"""Smoke tests of bench/: each script runs briefly against real servers and prints its output.
+"""Smoke tests of bench/: each script runs for a second or two and prints its output.
 
 No figure is checked, because a benchmark's numbers depend on the machine.
 """
@@ -68,20 +68,22 @@ def test_store_cpu_prints_both_stores():
     assert lines[1].endswith(" ms elapsed")
 
 
-@pytest.mark.parametrize("target, own_frame", [
+@pytest.mark.parametrize("options, view_frame", [
     ([], "receive_lead (app/intake/views.py)"),
     (["--minimal"], "relay (bench/minimal_relay.py)"),
 ])
-def test_profile_samples_the_chosen_server(wrk, target, own_frame):
+def test_profile_samples_chosen_server(wrk, options, view_frame):
     environ = {**os.environ, "BENCH_PYTHON": sys.executable}
-    command = [str(ROOT / "bench" / "profile"), "--seconds", "1", "--senders", "2", *target]
+    command = [str(ROOT / "bench" / "profile"), "--seconds", "1", "--senders", "2", *options]
     finished = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
 
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert " leads/s at 2 senders while sampling" in finished.stdout
-    assert own_frame in finished.stdout
+    assert view_frame in finished.stdout
 
+    # The last line of stderr is "written to <collapsed stacks> and <flame graph>".
     written = finished.stderr.strip().splitlines()[-1].removeprefix("written to ").split(" and ")
+    assert len(written) == 2
     for path in written:
         assert Path(path).parent == ROOT / "bench" / "results"
         Path(path).unlink()
