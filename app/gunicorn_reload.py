@@ -13,6 +13,7 @@ unchecked.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from app.config import ConfigError, Settings, config_path
@@ -52,7 +53,16 @@ def _check_new_store(settings: Settings) -> None:
     from app.store.engine import make_engine, pending_migrations
 
     url = settings.storage.url
-    if make_url(url).get_backend_name() == "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # Opening a missing file would create it, and make_engine its folder, for a path that may be a typo.
+        database = parsed.database
+        if database and database != ":memory:" and not Path(database).exists():
+            raise ConfigError(
+                settings.path,
+                [f"storage.url: the new store's file {database} does not exist; "
+                 "run `python -m app migrate` first to create it with this version's tables"],
+            )
         engine = make_engine(url, pool_size=1)
     else:
         # Without a timeout, libpq waits for an unreachable host as long as the kernel retries: minutes.

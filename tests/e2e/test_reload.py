@@ -104,7 +104,7 @@ def test_crashed_worker_restarts_on_checked_config(reloadable):
 @pytest.mark.parametrize(
     ("store_path", "problem"),
     [
-        ("/proc/no-such-folder/relay.db", "the new store cannot be opened"),
+        ("{tmp}", "the new store cannot be opened"),
         ("{tmp}/new/relay.db", "run `python -m app migrate` first"),
     ],
 )
@@ -120,6 +120,8 @@ def test_new_store_checked_before_reload(reloadable, tmp_path, store_path, probl
     assert problem in relay.logs()
     assert set(children(master.pid)) == first
     assert_serving(master, relay)
+    # The check creates no file or folder at a path that may be a typo.
+    assert not (tmp_path / "new").exists()
 
 
 def test_new_migrated_store_reloads(reloadable, tmp_path):
